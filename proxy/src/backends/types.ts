@@ -1,0 +1,36 @@
+/**
+ * The stream-backend interface: a transport that carries newline-delimited JSON-RPC to and from one
+ * MCP server process over its stdio. `spawn` (a local child) and `attach` (a pod's container through
+ * the Kubernetes API) implement it; the multiplexer sits on top and never knows which one it has.
+ *
+ * The `http` backend is not a stream: it is a reverse proxy and has its own front path.
+ *
+ * Contract:
+ * - `start()` begins connecting and returns at once; progress is reported through `onStatus`.
+ * - Every complete stdout line is delivered to `onMessage` exactly once, without its newline,
+ *   in order. Partial lines are buffered by the backend; stderr never reaches `onMessage`.
+ * - `send()` takes one serialized JSON-RPC message (no newline). It returns `false` when the
+ *   backend is not `up`: the message was not written and the caller must fail the request.
+ *   Backends may coalesce several sends of one tick into one write.
+ * - `onStatus` reports `up` each time a connection to the process is established, with
+ *   `newProcess` telling whether this is a process the proxy has not talked to before (first start,
+ *   restarted child, restarted container, replaced pod): only then does the multiplexer run the
+ *   MCP `initialize` handshake again. A re-attach to a live process reports `newProcess: false`.
+ * - `down` is reported once per lost connection with a human-readable `reason` that names the
+ *   cause ("child exited with code 1", "container mcp restarted (restartCount 3)"). The backend
+ *   then recovers on its own (backoff) until `stop()`.
+ * - `stop()` ends the process or connection for good and resolves when it is gone.
+ */
+export type BackendStatus =
+  | { readonly state: 'up'; readonly newProcess: boolean; readonly detail?: string }
+  | { readonly state: 'down'; readonly reason: string; readonly retryInMs?: number };
+
+export interface StreamBackend {
+  /** `spawn` or `attach`: the `backend` label of backend metrics. */
+  readonly kind: string;
+  start(): void;
+  send(message: string): boolean;
+  onMessage(handler: (message: string) => void): void;
+  onStatus(handler: (status: BackendStatus) => void): void;
+  stop(): Promise<void>;
+}
