@@ -1,3 +1,5 @@
+import type { Logger } from '../log.ts';
+
 /**
  * The stream-backend interface: a transport that carries newline-delimited JSON-RPC to and from one
  * MCP server process over its stdio. `spawn` (a local child) and `attach` (a pod's container through
@@ -33,4 +35,23 @@ export interface StreamBackend {
   onMessage(handler: (message: string) => void): void;
   onStatus(handler: (status: BackendStatus) => void): void;
   stop(): Promise<void>;
+}
+
+/** Time, passed in so tests can drive backoff and liveness deterministically. */
+export interface Clock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** What every stream backend is constructed with, besides its own config section. */
+export interface BackendDeps {
+  readonly logger: Logger;
+  readonly clock?: Clock;
 }
