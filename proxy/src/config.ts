@@ -146,3 +146,17 @@ export interface ProxyConfig {
   readonly telemetry?: TelemetryConfig;
   readonly logging?: LoggingConfig;
 }
+
+export {
+  validateProxyConfig,
+  ProxyConfigError,
+  DEFAULT_ALLOWED_HOSTS,
+  STDIO_LINE_LIMIT_BYTES,
+} from './config-validate.ts';
+export type {
+  ResolvedProxyConfig,
+  ResolvedBackendConfig,
+  ResolvedSpawnBackend,
+  ResolvedAttachBackend,
+  ResolvedBackoff,
+} from './config-validate.ts';
