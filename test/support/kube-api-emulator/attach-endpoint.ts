@@ -1,0 +1,143 @@
+/**
+ * `GET /api/v1/namespaces/{ns}/pods/{pod}/attach` upgraded to a WebSocket with the
+ * `v5.channel.k8s.io` or `v4.channel.k8s.io` subprotocol, as the apiserver serves it:
+ * every binary message starts with a channel byte (0 stdin, 1 stdout, 2 stderr, 3 status with a
+ * `metav1.Status` JSON, 4 resize); v5 adds the close-stream message `[255, channel]`.
+ *
+ * Behaviours reproduced from a real cluster (shared/docs/ATTACH.md):
+ * - the process's death ends the session with status Success and close 1000 (like a normal close);
+ * - attaching to a container whose process is gone: v5 upgrades, then sends an in-band Failure 500
+ *   "container <c> not found"; v4 gets HTTP 500 before any upgrade;
+ * - v5 `[255, 0]` (close stdin) ends the whole session when stdinOnce is false, and stdin gets
+ *   nothing (no EOF);
+ * - a dropped or closed attach sends nothing to stdin;
+ * - optionally, the kubelet's streaming idle timeout closes idle v4 sessions abruptly (1006);
+ *   WebSocket pings do not count as activity.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { ContainerProcess } from './container.ts';
+import type { EmulatedPod } from './kubelet.ts';
+import { failureStatus, successStatus, type KubeStatus } from './status.ts';
+
+export type ChannelProtocol = 'v5.channel.k8s.io' | 'v4.channel.k8s.io';
+
+const STDIN = 0;
+const STDOUT = 1;
+const STDERR = 2;
+const STATUS = 3;
+const CLOSE = 255;
+
+export interface AttachSession {
+  readonly protocol: ChannelProtocol;
+  readonly pod: string;
+  readonly containerID: string;
+  /** Drops the TCP connection without a close frame (a network failure, a restarted apiserver). */
+  drop(): void;
+}
+
+export interface AttachEndpointOptions {
+  /** Subprotocols the server accepts, in its order of preference among those the client offers. */
+  protocols(): readonly ChannelProtocol[];
+  /** Kubelet streaming idle timeout for v4 sessions; 0 disables. */
+  readonly v4IdleTimeoutMs: number;
+}
+
+export class AttachEndpoint {
+  private readonly server: WebSocketServer;
+  private readonly sessions = new Set<AttachSession>();
+  private readonly options: AttachEndpointOptions;
+  /** Upgrades per subprotocol, for tests that check what was negotiated. */
+  readonly negotiated: ChannelProtocol[] = [];
+
+  constructor(options: AttachEndpointOptions) {
+    this.options = options;
+    this.server = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      // ATTACH.md: one message of 32 MiB or more ends the connection.
+      maxPayload: 32 * 1024 * 1024 - 1,
+    });
+  }
+
+  get open(): readonly AttachSession[] {
+    return [...this.sessions];
+  }
+
+  /** Picks the subprotocol like the apiserver: the first one the client offers that it supports. */
+  chooseProtocol(request: IncomingMessage): ChannelProtocol | undefined {
+    const offered = String(request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    const supported = this.options.protocols();
+    return offered.find((p): p is ChannelProtocol => (supported as readonly string[]).includes(p));
+  }
+
+  /**
+   * Upgrades and wires the session. `process` undefined means the container is gone: only v5 can
+   * get here (v4 was answered with HTTP 500 by the caller), and it gets the in-band Failure.
+   */
+  upgrade(
+    request: IncomingMessage, socket: Duplex, head: Buffer, protocol: ChannelProtocol,
+    pod: EmulatedPod, container: string, process: ContainerProcess | undefined, stdin: boolean,
+  ): void {
+    this.server.handleUpgrade(request, socket, head, (ws) => {
+      if (ws.protocol !== protocol) throw new Error(`negotiated ${ws.protocol}, expected ${protocol}`);
+      this.negotiated.push(protocol);
+      if (!process) {
+        this.endWith(ws, failureStatus(500, 'InternalError', `container ${container} not found`));
+        return;
+      }
+      this.serve(ws, protocol, pod, process, stdin);
+    });
+  }
+
+  closeAll(): void {
+    for (const session of this.sessions) session.drop();
+    this.server.close();
+  }
+
+  private serve(ws: WebSocket, protocol: ChannelProtocol, pod: EmulatedPod, process: ContainerProcess, stdin: boolean): void {
+    let lastActivity = Date.now();
+    const send = (channel: number, frame: Buffer): void => {
+      lastActivity = Date.now();
+      if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.of(channel), frame]));
+    };
+    const detach = process.attach({
+      stdout: (frame) => send(STDOUT, frame),
+      stderr: (frame) => send(STDERR, frame),
+      exited: () => this.endWith(ws, successStatus()),
+    });
+    const session: AttachSession = {
+      protocol, pod: pod.spec.name, containerID: process.containerID,
+      drop: () => ws.terminate(),
+    };
+    this.sessions.add(session);
+    const idleMs = protocol === 'v4.channel.k8s.io' ? this.options.v4IdleTimeoutMs : 0;
+    const idleTimer = idleMs > 0
+      ? setInterval(() => { if (Date.now() - lastActivity >= idleMs) ws.terminate(); }, Math.max(10, idleMs / 4))
+      : undefined;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary || data.length === 0) return;
+      const channel = data[0];
+      if (channel === STDIN && stdin) {
+        lastActivity = Date.now();
+        process.writeStdin(data.subarray(1));
+      } else if (channel === CLOSE && protocol === 'v5.channel.k8s.io' && data[1] === STDIN) {
+        // stdinOnce: false: closing stdin ends the whole attach session, and stdin sees no EOF.
+        this.endWith(ws, successStatus());
+      }
+    });
+    ws.on('close', () => {
+      detach();
+      if (idleTimer) clearInterval(idleTimer);
+      this.sessions.delete(session);
+    });
+    ws.on('error', () => {});
+  }
+
+  private endWith(ws: WebSocket, status: KubeStatus): void {
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(Buffer.concat([Buffer.of(STATUS), Buffer.from(JSON.stringify(status))]));
+    ws.close(1000);
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * An emulated Kubernetes API server for the parts the proxy's attach backend uses, in front of a
+ * REAL process: pod GET/LIST/WATCH and the `pods/attach` WebSocket endpoint (`v5.channel.k8s.io`,
+ * `v4.channel.k8s.io`), with the behaviours measured on a real cluster (shared/docs/ATTACH.md).
+ * Only the Kubernetes API is emulated: the MCP server behind it is a real child process, and the
+ * proxy reaches it through a kubeconfig exactly as it would reach a real apiserver.
+ *
+ * Usage:
+ *   const kube = await startKubeApiEmulator();            // server-everything in pod mcp-servers/everything-0
+ *   // proxy config: { type: 'attach', namespace: kube.namespace, pod: kube.podName(), kubeconfig: kube.kubeconfigPath }
+ *   await kube.faults.killContainer();                    // container restart: new containerID, restartCount + 1
+ *   kube.faults.dropAttachments();                        // abrupt TCP drop of every attach, process lives on
+ *   await kube.faults.replacePod();                       // new uid (and a new name with `name`)
+ *   kube.faults.forbid('get', 'pods/attach');             // 403 with an RBAC-style Status naming the permission
+ *   kube.faults.setProtocols(['v4']);                     // a server without v5.channel.k8s.io
+ *   kube.initializeCount();                               // `initialize` requests that reached the process's stdin
+ *   await kube.stop();
+ *
+ * The server is plain HTTP on 127.0.0.1 and the kubeconfig says `insecure-skip-tls-verify: true`:
+ * @kubernetes/client-node accepts an `http://` server only with that flag, and plain HTTP keeps
+ * the emulator free of a certificate toolchain on CI machines. Authentication is real: every
+ * request must carry the kubeconfig's bearer token (401 otherwise).
+ *
+ * Not reproduced: fragmented WebSocket messages (real attach passes only the first fragment to
+ * stdin; `ws` reassembles them), the exact 32 MiB abrupt close (here a 1009 close), SPDY.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AttachEndpoint, type AttachSession, type ChannelProtocol } from './attach-endpoint.ts';
+import type { ContainerCommand, ContainerExit, ContainerProcess } from './container.ts';
+import { handleRequest, handleUpgrade, type AccessPolicy, type ApiContext } from './http-api.ts';
+import { EmulatedPod, type KubeletTimings } from './kubelet.ts';
+import { PodStore } from './pods.ts';
+
+export type { AttachSession, ChannelProtocol } from './attach-endpoint.ts';
+export type { ContainerExit, ContainerProcess } from './container.ts';
+export type { PodObject } from './pods.ts';
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** server-everything over stdio, run by the Node 24 the project pins. */
+export const SERVER_EVERYTHING: ContainerCommand = {
+  command: process.execPath,
+  args: [join(REPO_ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'],
+};
+
+export interface KubeApiEmulatorOptions {
+  /** @default "mcp-servers" */
+  readonly namespace?: string;
+  /** First pod's name. @default "everything-0" (a StatefulSet's first pod) */
+  readonly podName?: string;
+  /** @default {"app.kubernetes.io/name": "everything"} */
+  readonly labels?: Record<string, string>;
+  /** @default "mcp" */
+  readonly container?: string;
+  /** The container's process. @default SERVER_EVERYTHING */
+  readonly command?: ContainerCommand;
+  /** Subprotocols served. @default ["v5", "v4"] */
+  readonly protocols?: readonly ('v5' | 'v4')[];
+  /** Pending/ContainerCreating before the first container runs. @default 0 */
+  readonly startDelayMs?: number;
+  /** Process death → `terminated` in the pod status. @default 300 (ATTACH.md: 0.24–0.9 s) */
+  readonly terminatedAfterMs?: number;
+  /** `terminated` → restarted container running. @default 300 */
+  readonly restartAfterMs?: number;
+  /** Kubelet streaming idle timeout for v4 sessions. @default 0 (off; 4 h on a real kubelet) */
+  readonly v4IdleTimeoutMs?: number;
+  /** RBAC limited by resourceNames: LIST/WATCH need `fieldSelector=metadata.name=<pod>`. @default false */
+  readonly resourceNamesOnly?: boolean;
+}
+
+export interface KubeApiEmulator {
+  /** A kubeconfig (current context → this server, bearer token) for `AttachBackendConfig.kubeconfig`. */
+  readonly kubeconfigPath: string;
+  /** `http://127.0.0.1:<port>` */
+  readonly server: string;
+  readonly token: string;
+  readonly namespace: string;
+  readonly container: string;
+  /** Selects every pod this emulator creates. */
+  readonly labelSelector: string;
+  /** The pod that currently exists (the latest one after `replacePod`). */
+  pod(): EmulatedPod;
+  podName(): string;
+  /** Resolves with the running container process (waits through start delays and restarts). */
+  waitForRunning(timeoutMs?: number): Promise<ContainerProcess>;
+  /** Open attach sessions. */
+  attachSessions(): readonly AttachSession[];
+  /** Subprotocol of every upgrade so far. */
+  negotiatedProtocols(): readonly ChannelProtocol[];
+  /** `initialize` requests that reached any process's stdin, over all pods and restarts. */
+  initializeCount(): number;
+  readonly faults: {
+    /** Abrupt TCP drop of every attach session (no close frame); returns how many. */
+    dropAttachments(): number;
+    /** Kills the container's process (SIGKILL): attachers see Success + 1000, then the kubelet restarts it. */
+    killContainer(signal?: NodeJS.Signals): Promise<ContainerExit>;
+    /** Deletes the pod and creates its replacement (new uid; new name when given). */
+    replacePod(options?: { readonly name?: string; readonly startDelayMs?: number }): Promise<void>;
+    /** Denies `verb` on `resource` (`pods`, `pods/attach`): 403 with the apiserver's Status. */
+    forbid(verb: string, resource: string): void;
+    allow(verb: string, resource: string): void;
+    setProtocols(protocols: readonly ('v5' | 'v4')[]): void;
+  };
+  stop(): Promise<void>;
+}
+
+export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {}): Promise<KubeApiEmulator> {
+  const namespace = options.namespace ?? 'mcp-servers';
+  const container = options.container ?? 'mcp';
+  const labels = options.labels ?? { 'app.kubernetes.io/name': 'everything' };
+  const command = options.command ?? SERVER_EVERYTHING;
+  const token = randomBytes(24).toString('base64url');
+  const timings: KubeletTimings = {
+    startDelayMs: options.startDelayMs ?? 0,
+    terminatedAfterMs: options.terminatedAfterMs ?? 300,
+    restartAfterMs: options.restartAfterMs ?? 300,
+  };
+  let protocols = toProtocols(options.protocols ?? ['v5', 'v4']);
+  const store = new PodStore();
+  const pods: EmulatedPod[] = [];
+  const newPod = (name: string, startDelayMs: number): EmulatedPod => {
+    const pod = new EmulatedPod(store, { namespace, name, labels, container, image: 'emulated/mcp-server', command }, {
+      ...timings, startDelayMs,
+    });
+    pods.push(pod);
+    return pod;
+  };
+  const current = (): EmulatedPod => pods[pods.length - 1]!;
+  const attach = new AttachEndpoint({ protocols: () => protocols, v4IdleTimeoutMs: options.v4IdleTimeoutMs ?? 0 });
+  const policy: AccessPolicy = {
+    token,
+    user: `system:serviceaccount:${namespace}:mcp-proxy`,
+    denied: new Set(),
+    resourceNames: () => (options.resourceNamesOnly ? [current().spec.name] : undefined),
+  };
+  const ctx: ApiContext = {
+    store, policy, attach,
+    findPod: (ns, name) => [...pods].reverse().find((p) => p.spec.namespace === ns && p.spec.name === name && p.object),
+  };
+  const server = createServer((req, res) => handleRequest(ctx, req, res));
+  server.on('upgrade', (req, socket, head) => handleUpgrade(ctx, req, socket, head));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  newPod(options.podName ?? 'everything-0', timings.startDelayMs);
+
+  const dir = await mkdtemp(join(tmpdir(), 'kube-api-emulator-'));
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  await writeFile(kubeconfigPath, kubeconfig(url, token, namespace), { mode: 0o600 });
+
+  return {
+    kubeconfigPath, server: url, token, namespace, container,
+    labelSelector: Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(','),
+    pod: current,
+    podName: () => current().spec.name,
+    waitForRunning: async (timeoutMs = 10_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const process = current().runningProcess(container);
+        if (process && current().object?.status.phase === 'Running' && 'running' in current().object!.status.containerStatuses[0]!.state) {
+          return process;
+        }
+        if (Date.now() > deadline) throw new Error(`pod ${current().spec.name}: container ${container} not running after ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    attachSessions: () => attach.open,
+    negotiatedProtocols: () => attach.negotiated,
+    initializeCount: () => pods.flatMap((p) => p.processes).reduce((sum, p) => sum + p.initializeCount, 0),
+    faults: {
+      dropAttachments: () => {
+        const open = attach.open;
+        for (const session of open) session.drop();
+        return open.length;
+      },
+      killContainer: async (signal = 'SIGKILL') => {
+        const process = current().process;
+        if (!process) throw new Error('no container process to kill');
+        return process.kill(signal);
+      },
+      replacePod: async ({ name, startDelayMs } = {}) => {
+        const old = current();
+        await old.delete();
+        newPod(name ?? old.spec.name, startDelayMs ?? timings.startDelayMs);
+      },
+      forbid: (verb, resource) => { policy.denied.add(`${verb} ${resource}`); },
+      allow: (verb, resource) => { policy.denied.delete(`${verb} ${resource}`); },
+      setProtocols: (next) => { protocols = toProtocols(next); },
+    },
+    stop: async () => {
+      attach.closeAll();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all(pods.map((p) => p.delete()));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function toProtocols(versions: readonly ('v5' | 'v4')[]): ChannelProtocol[] {
+  return versions.map((v) => (v === 'v5' ? 'v5.channel.k8s.io' : 'v4.channel.k8s.io'));
+}
+
+/** JSON is YAML: client-node's loader reads this as it reads any kubeconfig. */
+function kubeconfig(server: string, token: string, namespace: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'emulator',
+    clusters: [{ name: 'emulator', cluster: { server, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'mcp-proxy', user: { token } }],
+    contexts: [{ name: 'emulator', context: { cluster: 'emulator', user: 'mcp-proxy', namespace } }],
+  }, null, 2);
+}
