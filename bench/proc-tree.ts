@@ -1,0 +1,98 @@
+/**
+ * Resident memory and CPU time of a target's whole process tree (a bridge and the servers it
+ * spawned), from /proc. `rss` in /proc/<pid>/stat is the same counter as VmRSS in .../status, in
+ * pages; reading stat alone gives the parent pid, CPU times and RSS in one read per process.
+ *
+ * Walking all of /proc costs a few hundred reads, so the tree's membership is refreshed once a
+ * second and only its known members are read in between (every 100 ms); a child spawned per session
+ * is picked up within a second.
+ */
+import fs from 'node:fs';
+
+const PAGE_BYTES = 4096;
+const TICKS_PER_SECOND = 100;
+
+interface Stat {
+  readonly ppid: number;
+  readonly cpuTicks: number;
+  readonly rssBytes: number;
+}
+
+function readStat(pid: number): Stat | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined; // exited
+  }
+  // The command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { ppid: Number(fields[1]), cpuTicks: Number(fields[11]) + Number(fields[12]), rssBytes: Number(fields[21]) * PAGE_BYTES };
+}
+
+/** The pid and all its descendants. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of fs.readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    const stat = readStat(pid);
+    if (!stat) continue;
+    const siblings = children.get(stat.ppid);
+    if (siblings) siblings.push(pid); else children.set(stat.ppid, [pid]);
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
+  return tree;
+}
+
+export interface TreeUsage {
+  readonly peakRssBytes: number;
+  /** CPU seconds used by the tree's processes while sampling (children that exit in between are missed). */
+  readonly cpuSeconds: number;
+}
+
+export class TreeSampler {
+  private members: number[] = [];
+  private readonly startTicks = new Map<number, number>();
+  private readonly lastTicks = new Map<number, number>();
+  private peakRssBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private samples = 0;
+  private readonly root: number;
+
+  constructor(root: number) {
+    this.root = root;
+  }
+
+  start(): void {
+    this.members = processTree(this.root);
+    this.sample();
+    this.timer = setInterval(() => {
+      if (++this.samples % 10 === 0) this.members = processTree(this.root);
+      this.sample();
+    }, 100);
+    this.timer.unref();
+  }
+
+  stop(): TreeUsage {
+    clearInterval(this.timer);
+    this.members = processTree(this.root);
+    this.sample();
+    let ticks = 0;
+    for (const [pid, last] of this.lastTicks) ticks += last - (this.startTicks.get(pid) ?? last);
+    return { peakRssBytes: this.peakRssBytes, cpuSeconds: ticks / TICKS_PER_SECOND };
+  }
+
+  private sample(): void {
+    let rss = 0;
+    for (const pid of this.members) {
+      const stat = readStat(pid);
+      if (!stat) continue;
+      rss += stat.rssBytes;
+      if (!this.startTicks.has(pid)) this.startTicks.set(pid, this.samples === 0 ? stat.cpuTicks : 0);
+      this.lastTicks.set(pid, stat.cpuTicks);
+    }
+    this.peakRssBytes = Math.max(this.peakRssBytes, rss);
+  }
+}
