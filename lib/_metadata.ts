@@ -1,0 +1,41 @@
+/** Names, labels and namespaces every object we ship carries. */
+import { Chart, JsonPatch, type ApiObject } from 'cdk8s';
+import type { Construct } from 'constructs';
+
+export const PART_OF = 'toolhive-cdk8s';
+
+export type Component = 'mcp-server' | 'proxy';
+
+/** Labels that select a component's pods: immutable once deployed (StatefulSet/Deployment selectors). */
+export function selectorLabels(server: string, component: Component): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': component === 'proxy' ? 'toolhive-proxy' : 'mcp-server',
+    'app.kubernetes.io/instance': server,
+  };
+}
+
+/** The recommended `app.kubernetes.io/*` labels of every object and pod template. */
+export function standardLabels(server: string, component: Component): Record<string, string> {
+  return {
+    ...selectorLabels(server, component),
+    'app.kubernetes.io/component': component,
+    'app.kubernetes.io/part-of': PART_OF,
+    'app.kubernetes.io/managed-by': 'cdk8s',
+  };
+}
+
+/** The namespace objects under `scope` land in: the explicit one, else the chart's. */
+export function namespaceOf(scope: Construct, explicit: string | undefined): string | undefined {
+  return explicit ?? Chart.of(scope).namespace;
+}
+
+/**
+ * cdk8s stamps the chart's namespace on every object of the chart, cluster-scoped ones included;
+ * the API server rejects nothing but `kubectl apply` then warns and GitOps tools show a perpetual
+ * diff, so we remove it.
+ */
+export function markClusterScoped(obj: ApiObject): void {
+  if (Chart.of(obj).namespace !== undefined) {
+    obj.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Input checks shared by the constructs. Every failure names the server, the field, the bad value
+ * and the fix, because the person reading it is running `npm run synth`, not reading our code.
+ */
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Longest server name: the longest derived name is `mcp-<name>-proxy-ingress` (a NetworkPolicy,
+ * 18 extra characters) and Service names are DNS-1123 labels of at most 63 characters.
+ */
+export const MAX_SERVER_NAME_LENGTH = 45;
+
+export class McpInputError extends Error {
+  constructor(server: string, message: string) {
+    super(`mcp server "${server}": ${message}`);
+    this.name = 'McpInputError';
+  }
+}
+
+export function checkServerName(name: string): void {
+  if (!DNS_LABEL.test(name)) {
+    throw new McpInputError(name, `name "${name}" is not a DNS-1123 label: use lowercase letters, digits and "-", starting and ending with a letter or digit`);
+  }
+  if (name.length > MAX_SERVER_NAME_LENGTH) {
+    throw new McpInputError(name, `name "${name}" is ${name.length} characters long: derived names such as "mcp-${name}-proxy-ingress" must fit in 63, so use at most ${MAX_SERVER_NAME_LENGTH}`);
+  }
+}
+
+export function checkNamespaceName(server: string, field: string, namespace: string): void {
+  if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
+    throw new McpInputError(server, `${field} "${namespace}" is not a valid namespace name (a DNS-1123 label of at most 63 characters)`);
+  }
+}
+
+export function checkPort(server: string, field: string, port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new McpInputError(server, `${field} ${port} is out of range 1-65535: pick the port the server listens on`);
+  }
+}
+
+/** The outcome of looking at an image reference: pinned (tag or digest), or `latest`. */
+export function checkImage(server: string, field: string, image: string): { readonly isLatest: boolean } {
+  if (!image || /\s/.test(image)) {
+    throw new McpInputError(server, `${field} "${image}" is not an image reference`);
+  }
+  if (image.includes('@sha256:')) {
+    return { isLatest: false };
+  }
+  // The tag is what follows the last ':' after the last '/', so a registry port is not a tag.
+  const lastSegment = image.slice(image.lastIndexOf('/') + 1);
+  const colon = lastSegment.lastIndexOf(':');
+  if (colon < 0 || colon === lastSegment.length - 1) {
+    throw new McpInputError(server, `${field} "${image}" has no tag or digest: pin it, e.g. "${image.replace(/:$/, '')}:1.2.3" or "...@sha256:<digest>"`);
+  }
+  return { isLatest: lastSegment.slice(colon + 1) === 'latest' };
+}
+
+/** Parses an IPv4 or IPv6 CIDR; throws with the fix when it does not parse. */
+export function checkCidr(server: string, field: string, cidr: string): void {
+  const slash = cidr.indexOf('/');
+  const address = slash < 0 ? '' : cidr.slice(0, slash);
+  const bits = slash < 0 ? NaN : Number(cidr.slice(slash + 1));
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+  const ok = v4
+    ? v4.slice(1).every((octet) => Number(octet) <= 255) && Number.isInteger(bits) && bits >= 0 && bits <= 32
+    : isIpv6(address) && Number.isInteger(bits) && bits >= 0 && bits <= 128;
+  if (!ok) {
+    throw new McpInputError(server, `${field} "${cidr}" is not a CIDR: write an address and a prefix length, e.g. "10.0.0.0/8" or "2001:db8::/32"`);
+  }
+}
+
+function isIpv6(address: string): boolean {
+  if (!address.includes(':') || !/^[0-9a-fA-F:]+$/.test(address)) {
+    return false;
+  }
+  const doubleColons = address.split('::').length - 1;
+  if (doubleColons > 1) {
+    return false;
+  }
+  const groups = address.split(':').filter((g) => g !== '');
+  return groups.every((g) => g.length <= 4) && (doubleColons === 1 ? groups.length < 8 : groups.length === 8);
+}
+
+export function checkNonEmpty(server: string, field: string, values: readonly unknown[], fix: string): void {
+  if (values.length === 0) {
+    throw new McpInputError(server, `${field} is an empty list: ${fix}`);
+  }
+}
+
+export function checkAbsolutePath(server: string, field: string, path: string): void {
+  if (!path.startsWith('/')) {
+    throw new McpInputError(server, `${field} "${path}" is not an absolute path: start it with "/"`);
+  }
+}

@@ -1,0 +1,12 @@
+export * from './mcp-server.ts';
+export * from './toolhive-proxy.ts';
+export * from './mcp-transport.ts';
+export * from './permission-profile.ts';
+export * from './rbac-scope.ts';
+export * from './exposure.ts';
+export * from './workload-inputs.ts';
+export * from './mcp-namespace.ts';
+export * from './argocd-application.ts';
+export * from './observability-binding.ts';
+export * from './dist/write-dist.ts';
+// export * from './observability-stack.ts';

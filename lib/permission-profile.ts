@@ -1,0 +1,46 @@
+/** Options of an egress allow list. */
+export interface AllowListOptions {
+  /** Destinations the server may reach, as CIDRs (IPv4 or IPv6). */
+  readonly cidrs: readonly string[];
+  /**
+   * TCP ports allowed to those destinations.
+   * @default [443]
+   */
+  readonly ports?: readonly number[];
+}
+
+/** The IPv4 cloud metadata endpoint: credentials of the node live there, never reachable. */
+export const CLOUD_METADATA_CIDR = '169.254.169.254/32';
+
+/**
+ * What the MCP server may reach on the network, enforced by a NetworkPolicy on its pods
+ * (ToolHive's permission profiles create none on Kubernetes; ours do).
+ */
+export class PermissionProfile {
+  /** No egress at all: the server computes on what it is sent. */
+  public static none(): PermissionProfile {
+    return new PermissionProfile('none', [], []);
+  }
+
+  /**
+   * Any destination, except the cloud metadata endpoint (169.254.169.254/32): a server that
+   * fetches URLs for a model must not be able to fetch the node's cloud credentials.
+   */
+  public static network(): PermissionProfile {
+    return new PermissionProfile('network', [], []);
+  }
+
+  /** Only the listed CIDRs on the listed TCP ports, plus DNS to kube-dns; metadata always excluded. */
+  public static allowList(options: AllowListOptions): PermissionProfile {
+    return new PermissionProfile('allow-list', options.cidrs, options.ports ?? [443]);
+  }
+
+  private constructor(
+    /** `none`, `network` or `allow-list`. */
+    public readonly kind: 'none' | 'network' | 'allow-list',
+    /** Allowed destination CIDRs (allow list only). */
+    public readonly cidrs: readonly string[],
+    /** Allowed TCP ports (allow list only). */
+    public readonly ports: readonly number[],
+  ) {}
+}

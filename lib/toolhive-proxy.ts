@@ -1,0 +1,330 @@
+/**
+ * ToolHiveProxy: the only way in to an MCP server. Bridges HTTP clients (Streamable HTTP at `/mcp`,
+ * legacy SSE at `/sse` + `/messages`) to a stdio server through `pods/attach`, or to an HTTP server.
+ */
+import { createHash } from 'node:crypto';
+import type { ApiObject } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import type { LimitsConfig, ProxyConfig, TelemetryConfig } from '../proxy/src/config.ts';
+import { namespaceOf, standardLabels, selectorLabels } from './_metadata.ts';
+import { hardenedPodSpecDefaults, hardenedSecurity, IMAGE_PULL_POLICY, resourceRequirements, TMP_MOUNT, TMP_VOLUME } from './_pod-security.ts';
+import { createProxyExposure, createProxyNetworkPolicies } from './_proxy-network.ts';
+import { createProxyRbac, type ProxyRbac } from './_proxy-rbac.ts';
+import { checkImage, checkNamespaceName, checkNonEmpty, checkServerName, McpInputError } from './_validation.ts';
+import { warn } from './_warnings.ts';
+import type { Exposure } from './exposure.ts';
+import { McpTransport } from './mcp-transport.ts';
+import type { IProxyObservability, ProxyObservabilityBinding, TelemetryPeer } from './observability-binding.ts';
+import { RbacScope } from './rbac-scope.ts';
+import type { ContainerResources } from './workload-inputs.ts';
+
+export const DEFAULT_PROXY_IMAGE = 'ghcr.io/toolhive-cdk8s/toolhive-proxy:0.1.0';
+export const PROXY_HTTP_PORT = 8080;
+export const PROXY_METRICS_PORT = 9464;
+const CONFIG_DIR = '/etc/toolhive-proxy';
+
+/** Telemetry settings given by hand, when no `IProxyObservability` wires them. */
+export interface ProxyTelemetryOptions {
+  /** The `telemetry` section of the proxy configuration (OTLP endpoint, sampling). */
+  readonly config: TelemetryConfig;
+  /**
+   * Where that telemetry is sent, opened in the proxy's egress NetworkPolicy.
+   * @default [] (no egress: set it, or exports are dropped by the policy)
+   */
+  readonly egress?: readonly TelemetryPeer[];
+}
+
+/** Proxy settings an McpServer passes through (the `proxy` prop). */
+export interface ToolHiveProxyOptions {
+  /**
+   * Proxy image, pinned by tag or digest.
+   * @default "ghcr.io/toolhive-cdk8s/toolhive-proxy:0.1.0"
+   */
+  readonly image?: string;
+  /**
+   * Proxy pods. Only HTTP backends can have more than one: a second attacher to a stdio server would
+   * interleave its writes into the same stdin.
+   * @default 1
+   */
+  readonly replicas?: number;
+  /**
+   * CPU and memory of the proxy container.
+   * @default {cpuRequest: "50m", cpuLimit: "500m", memoryRequest: "64Mi", memoryLimit: "256Mi"}
+   */
+  readonly resources?: ContainerResources;
+  /**
+   * Where the attach permission is granted (stdio servers; HTTP backends get no RBAC at all).
+   * @default RbacScope.serverNamespace()
+   */
+  readonly rbacScope?: RbacScope;
+  /**
+   * Namespace allowed to scrape the metrics port 9464.
+   * @default "monitoring"
+   */
+  readonly monitoringNamespace?: string;
+  /**
+   * Namespaces whose pods may reach port 8080; an exposure's controller namespace is added.
+   * @default - every namespace (or only the exposure's controller namespace when one is given)
+   */
+  readonly clientNamespaces?: readonly string[];
+  /**
+   * CIDRs of the Kubernetes API server, for the egress NetworkPolicy (attach goes through it on 443
+   * or 6443). Narrow it to your control plane's addresses when you know them.
+   * @default ["0.0.0.0/0", "::/0"]
+   */
+  readonly apiServerCidrs?: readonly string[];
+  /**
+   * Request limits of the proxy (body size, timeouts, sessions, in-flight).
+   * @default - the proxy's defaults (4 MiB body, 60 s timeout, ...)
+   */
+  readonly limits?: LimitsConfig;
+  /**
+   * Browser origins allowed to call the proxy (DNS-rebinding protection).
+   * @default [] (requests carrying an Origin header are refused)
+   */
+  readonly allowedOrigins?: readonly string[];
+  /**
+   * `Host` header values accepted besides the in-cluster names and exposure hosts.
+   * @default []
+   */
+  readonly extraAllowedHosts?: readonly string[];
+  /**
+   * Lowest log level written.
+   * @default "info"
+   */
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * Escape hatch: fields merged over the generated pod spec of the proxy (e.g. `nodeSelector`,
+   * `tolerations`, `priorityClassName`). A field given here replaces ours whole, hardening included.
+   * @default {}
+   */
+  readonly podSpecOverrides?: Partial<k8s.PodSpec>;
+}
+
+export interface ToolHiveProxyProps extends ToolHiveProxyOptions {
+  /** Name of the MCP server it fronts (a DNS-1123 label); objects are named `mcp-<serverName>-proxy`. */
+  readonly serverName: string;
+  /**
+   * How the server speaks MCP.
+   * @default McpTransport.stdio()
+   */
+  readonly transport?: McpTransport;
+  /**
+   * Namespace of the proxy's objects.
+   * @default - the chart's namespace
+   */
+  readonly namespace?: string;
+  /**
+   * Namespace of the MCP server's pods.
+   * @default - the proxy's namespace
+   */
+  readonly serverNamespace?: string;
+  /**
+   * Pod the proxy attaches to (stdio).
+   * @default "<serverName>-0" (pod 0 of the server's StatefulSet)
+   */
+  readonly serverPodName?: string;
+  /**
+   * MCP endpoint of an HTTP server.
+   * @default "http://<serverName>.<serverNamespace>.svc:<port><path>" (its headless Service)
+   */
+  readonly serverUrl?: string;
+  /**
+   * Labels of the MCP server's pods, for the egress NetworkPolicy to them (HTTP).
+   * @default - the labels McpServer puts on its pods
+   */
+  readonly serverPodLabels?: Readonly<Record<string, string>>;
+  /**
+   * Ingress or HTTPRoute in front of the proxy Service.
+   * @default - none: in-cluster clients and `kubectl port-forward` only
+   */
+  readonly exposure?: Exposure;
+  /**
+   * Who observes this proxy (an ObservabilityStack, or your own implementation).
+   * @default - none: `/metrics` is served on 9464, nothing is exported
+   */
+  readonly observability?: IProxyObservability;
+  /**
+   * Telemetry given by hand, when `observability` is not used.
+   * @default - none
+   */
+  readonly telemetry?: ProxyTelemetryOptions;
+}
+
+/** One proxy in front of one MCP server. */
+export class ToolHiveProxy extends Construct {
+  /** Name shared by the Deployment, Service, ServiceAccount and ConfigMap: `mcp-<serverName>-proxy`. */
+  public readonly name: string;
+  public readonly namespace: string;
+  /** The configuration written into the ConfigMap (`config.json`). */
+  public readonly config: ProxyConfig;
+  public readonly deployment: k8s.KubeDeployment;
+  public readonly service: k8s.KubeService;
+  public readonly serviceAccount: k8s.KubeServiceAccount;
+  public readonly configMap: k8s.KubeConfigMap;
+  /** The attach permission (empty for HTTP backends). */
+  public readonly rbac: ProxyRbac;
+  public readonly ingressPolicy: k8s.KubeNetworkPolicy;
+  public readonly egressPolicy: k8s.KubeNetworkPolicy;
+  /** The Ingress or HTTPRoute, when `exposure` is set. */
+  public readonly exposureObject?: ApiObject;
+  /** In-cluster base URL of the proxy Service. */
+  public readonly url: string;
+
+  constructor(scope: Construct, id: string, props: ToolHiveProxyProps) {
+    super(scope, id);
+    const server = props.serverName;
+    checkServerName(server);
+    const namespace = namespaceOf(this, props.namespace);
+    if (namespace === undefined) {
+      throw new McpInputError(server, 'the proxy has no namespace: give the chart a namespace (new Chart(app, id, { namespace })) or set `namespace`');
+    }
+    checkNamespaceName(server, 'namespace', namespace);
+    const serverNamespace = props.serverNamespace ?? namespace;
+    checkNamespaceName(server, 'serverNamespace', serverNamespace);
+    const transport = props.transport ?? McpTransport.stdio();
+    const image = props.image ?? DEFAULT_PROXY_IMAGE;
+    if (checkImage(server, 'proxy.image', image).isLatest) {
+      warn(server, `proxy.image "${image}" uses the "latest" tag: pin a version so every node runs the same proxy`);
+    }
+    const replicas = props.replicas ?? 1;
+    if (!Number.isInteger(replicas) || replicas < 1) {
+      throw new McpInputError(server, `proxy.replicas ${replicas} is not a positive integer: use 1 or more`);
+    }
+    if (!transport.isHttp && replicas > 1) {
+      throw new McpInputError(server, `proxy.replicas ${replicas} on a stdio server: a second attacher would interleave writes into the server's stdin (see docs/ATTACH); use 1, or an HTTP transport to scale`);
+    }
+    const rbacScope = props.rbacScope ?? RbacScope.serverNamespace();
+    if (rbacScope.kind === 'namespaces') {
+      checkNonEmpty(server, 'rbacScope namespaces', rbacScope.namespaces, `list at least the server's namespace, e.g. RbacScope.namespace(["${serverNamespace}"])`);
+      rbacScope.namespaces.forEach((ns) => checkNamespaceName(server, 'rbacScope namespace', ns));
+      if (!transport.isHttp && !rbacScope.namespaces.includes(serverNamespace)) {
+        throw new McpInputError(server, `rbacScope namespaces [${rbacScope.namespaces.join(', ')}] do not include the server's namespace "${serverNamespace}": the proxy could not attach; add it`);
+      }
+    }
+    if (props.observability && props.telemetry) {
+      throw new McpInputError(server, 'both `observability` and `telemetry` are set: use `observability` to wire a stack, or `telemetry` by hand, not both');
+    }
+
+    this.name = `mcp-${server}-proxy`;
+    this.namespace = namespace;
+    this.url = `http://${this.name}.${namespace}.svc:${PROXY_HTTP_PORT}`;
+    const labels = standardLabels(server, 'proxy');
+    const selector = selectorLabels(server, 'proxy');
+    const metadata = { name: this.name, namespace, labels };
+    const podName = props.serverPodName ?? `${server}-0`;
+
+    const binding: ProxyObservabilityBinding | undefined = props.observability?.bindProxy({
+      scope: this, serverName: server, namespace, selectorLabels: selector,
+      metricsPortName: 'metrics', metricsPort: PROXY_METRICS_PORT,
+    });
+    const telemetry = binding?.telemetry ?? props.telemetry?.config;
+
+    this.config = {
+      server,
+      backend: transport.isHttp
+        ? { type: 'http', url: props.serverUrl ?? `http://${server}.${serverNamespace}.svc:${transport.port}${transport.path}`, transport: transport.name as 'streamable-http' | 'sse' }
+        : { type: 'attach', namespace: serverNamespace, pod: podName, container: 'mcp' },
+      listen: { host: '0.0.0.0', port: PROXY_HTTP_PORT, metricsPort: PROXY_METRICS_PORT },
+      ...(props.limits ? { limits: props.limits } : {}),
+      security: {
+        allowedOrigins: [...(props.allowedOrigins ?? [])],
+        // Setting the list replaces the proxy's defaults, so they are repeated here, then the short
+        // names in-namespace clients use and the exposure's hosts.
+        allowedHosts: [...new Set([
+          'localhost', '127.0.0.1', '[::1]', '*.svc', '*.svc.cluster.local',
+          this.name, `${this.name}.${namespace}`,
+          ...(props.exposure?.hostnames ?? []), ...(props.extraAllowedHosts ?? []),
+        ])],
+      },
+      ...(telemetry ? { telemetry } : {}),
+      logging: { level: props.logLevel ?? 'info' },
+    };
+    // VALIDATOR: call validateProxyConfig(this.config) from ../proxy/src/config.ts here once it
+    // exists, so a configuration the proxy would refuse fails `npm run synth` instead of the pod.
+    const configJson = `${JSON.stringify(this.config, null, 2)}\n`;
+
+    this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {
+      metadata,
+      // Only the attach backend talks to the API server; an HTTP backend needs no token at all.
+      automountServiceAccountToken: !transport.isHttp,
+    });
+    this.configMap = new k8s.KubeConfigMap(this, 'ConfigMap', { metadata, data: { 'config.json': configJson } });
+    this.rbac = transport.isHttp ? { roleBindings: [] } : createProxyRbac(this, {
+      baseName: this.name, namespace, serverNamespace, serviceAccountName: this.name,
+      podNames: [podName], labels, scope: rbacScope,
+    });
+
+    this.service = new k8s.KubeService(this, 'Service', {
+      metadata,
+      spec: {
+        type: 'ClusterIP',
+        selector: selector,
+        ports: [
+          { name: 'http', port: PROXY_HTTP_PORT, targetPort: k8s.IntOrString.fromString('http'), protocol: 'TCP', appProtocol: 'http' },
+          { name: 'metrics', port: PROXY_METRICS_PORT, targetPort: k8s.IntOrString.fromString('metrics'), protocol: 'TCP' },
+        ],
+      },
+    });
+
+    const security = hardenedSecurity(server, {});
+    this.deployment = new k8s.KubeDeployment(this, 'Deployment', {
+      metadata,
+      spec: {
+        replicas,
+        selector: { matchLabels: selector },
+        // Recreate for stdio: a rolling update would run the old and the new proxy side by side,
+        // two attachers writing into one stdin.
+        strategy: transport.isHttp ? { type: 'RollingUpdate' } : { type: 'Recreate' },
+        template: {
+          metadata: {
+            labels,
+            // A changed configuration changes the pod template, so the Deployment rolls.
+            annotations: { 'toolhive-cdk8s.dev/config-sha256': createHash('sha256').update(configJson).digest('hex') },
+          },
+          spec: {
+            ...hardenedPodSpecDefaults(security),
+            serviceAccountName: this.name,
+            automountServiceAccountToken: !transport.isHttp,
+            terminationGracePeriodSeconds: 30,
+            containers: [{
+              name: 'proxy',
+              image,
+              imagePullPolicy: IMAGE_PULL_POLICY,
+              args: ['--config', `${CONFIG_DIR}/config.json`],
+              ports: [
+                { name: 'http', containerPort: PROXY_HTTP_PORT, protocol: 'TCP' },
+                { name: 'metrics', containerPort: PROXY_METRICS_PORT, protocol: 'TCP' },
+              ],
+              livenessProbe: { httpGet: { path: '/healthz', port: k8s.IntOrString.fromString('http') }, periodSeconds: 10, failureThreshold: 3 },
+              readinessProbe: { httpGet: { path: '/readyz', port: k8s.IntOrString.fromString('http') }, periodSeconds: 5, failureThreshold: 2 },
+              resources: resourceRequirements(server, 'proxy.resources', props.resources, {
+                cpuRequest: '50m', cpuLimit: '500m', memoryRequest: '64Mi', memoryLimit: '256Mi',
+              }),
+              securityContext: security.container,
+              volumeMounts: [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }, TMP_MOUNT],
+            }],
+            volumes: [{ name: 'config', configMap: { name: this.name } }, TMP_VOLUME],
+            ...props.podSpecOverrides,
+          },
+        },
+      },
+    });
+
+    const policies = createProxyNetworkPolicies(this, {
+      server, name: this.name, namespace, labels, selector, transport, serverNamespace,
+      serverPodLabels: props.serverPodLabels ?? selectorLabels(server, 'mcp-server'),
+      monitoringNamespace: props.monitoringNamespace ?? 'monitoring',
+      clientNamespaces: props.clientNamespaces, exposure: props.exposure,
+      apiServerCidrs: props.apiServerCidrs ?? ['0.0.0.0/0', '::/0'],
+      metricsScrapers: binding?.metricsScrapers ?? [],
+      telemetryEgress: binding?.telemetryEgress ?? props.telemetry?.egress ?? [],
+    });
+    this.ingressPolicy = policies.ingress;
+    this.egressPolicy = policies.egress;
+    this.exposureObject = props.exposure
+      ? createProxyExposure(this, { server, name: this.name, namespace, labels, exposure: props.exposure })
+      : undefined;
+  }
+}
