@@ -1,0 +1,136 @@
+/**
+ * The alerting rules of the ObservabilityStack: what each one watches, why its threshold, and what to
+ * do when it fires (the `runbook` annotation; docs/observability.md tells the same story at length).
+ * Expressions are built from the proxy's METRICS through the query helpers, never typed by hand.
+ */
+import { METRICS } from '../proxy/src/telemetry/metric-definitions.ts';
+import {
+  backendRestarts, backendUp, errorRatio, latencyQuantile, requestRate, seriesName, toolFailureRatio,
+} from './_observability-queries.ts';
+
+/** Thresholds of the alerts. */
+export interface AlertThresholds {
+  /** Failed requests / all requests per server above which `McpServerErrorRatioHigh` fires. @default 0.05 */
+  readonly errorRatio?: number;
+  /**
+   * p99 request latency per server, in seconds, above which `McpServerLatencyP99High` fires. Must be a
+   * bucket bound of the request-duration histogram: between bounds, histogram_quantile() only
+   * interpolates, so any other value would compare against a guess. @default 5
+   */
+  readonly p99LatencySeconds?: number;
+  /** Failed tool calls / all tool calls per tool above which `McpToolFailureRatioHigh` fires. @default 0.2 */
+  readonly toolFailureRatio?: number;
+  /** Backend restarts per server within 15 minutes above which `McpBackendRestartStorm` fires. @default 3 */
+  readonly restartsPer15m?: number;
+}
+
+export interface AlertRule {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for: string;
+  readonly severity: 'critical' | 'warning' | 'info';
+  readonly summary: string;
+  readonly description: string;
+  readonly runbook: string;
+}
+
+/** Below this many requests (or tool calls) in the window a ratio is noise: one failure of one call is 100%. */
+const MIN_EVENTS = 10;
+
+export function resolveThresholds(t: AlertThresholds = {}): Required<AlertThresholds> {
+  const resolved = {
+    errorRatio: t.errorRatio ?? 0.05,
+    p99LatencySeconds: t.p99LatencySeconds ?? 5,
+    toolFailureRatio: t.toolFailureRatio ?? 0.2,
+    restartsPer15m: t.restartsPer15m ?? 3,
+  };
+  for (const key of ['errorRatio', 'toolFailureRatio'] as const) {
+    const v = resolved[key];
+    if (!(v > 0 && v < 1)) throw new Error(`observability stack: alert threshold ${key} ${v} must be a ratio between 0 and 1 (exclusive), e.g. 0.05`);
+  }
+  const buckets: readonly number[] = METRICS.requestDuration.buckets;
+  if (!buckets.includes(resolved.p99LatencySeconds)) {
+    throw new Error(`observability stack: alert threshold p99LatencySeconds ${resolved.p99LatencySeconds} is not a bucket bound of `
+      + `${METRICS.requestDuration.name}; pick one of ${buckets.join(', ')}`);
+  }
+  if (!(Number.isInteger(resolved.restartsPer15m) && resolved.restartsPer15m >= 1)) {
+    throw new Error(`observability stack: alert threshold restartsPer15m ${resolved.restartsPer15m} must be a positive integer`);
+  }
+  return resolved;
+}
+
+export function alertRules(thresholds: Required<AlertThresholds>): AlertRule[] {
+  const w5 = { window: '5m' };
+  const w15 = { window: '15m' };
+  const requests = seriesName(METRICS.requests);
+  const toolCalls = seriesName(METRICS.toolCalls);
+  return [
+    {
+      alert: 'McpServerErrorRatioHigh',
+      expr: `(\n${errorRatio(w5)}\n) > ${thresholds.errorRatio}\nand on (server)\nsum by (server) (increase(${requests}[5m])) >= ${MIN_EVENTS}`,
+      for: '10m',
+      severity: 'warning',
+      summary: 'MCP server {{ $labels.server }}: {{ $value | humanizePercentage }} of requests fail',
+      description: `More than ${thresholds.errorRatio * 100}% of the MCP requests to {{ $labels.server }} ended in error, timeout or rejection for 10 minutes.`,
+      runbook: 'Split the failures by status and method on the dashboard (Error ratio, Request rate). '
+        + '"timeout": the backend answers slowly or not at all; check the backend-up panel and the proxy logs for the request ids. '
+        + '"rejected": the proxy refused work (body too large, session or in-flight limit): look for 413/503 in the proxy logs and raise limits or add capacity. '
+        + '"error": JSON-RPC errors from the server itself; read the MCP server container logs.',
+    },
+    {
+      alert: 'McpServerLatencyP99High',
+      expr: `${latencyQuantile(0.99, w5)} > ${thresholds.p99LatencySeconds}\nand on (server)\nsum by (server) (increase(${requests}[5m])) >= ${MIN_EVENTS}`,
+      for: '10m',
+      severity: 'warning',
+      summary: 'MCP server {{ $labels.server }}: p99 latency {{ $value | humanizeDuration }}',
+      description: `The 99th percentile of MCP request latency of {{ $labels.server }} stayed above ${thresholds.p99LatencySeconds}s for 10 minutes.`,
+      runbook: 'Open the traces of the slow requests in Grafana (Explore, Jaeger data source, service = the server name) and see whether time is spent '
+        + 'in the proxy or waiting for the backend. Compare with the in-flight panel: a growing queue means the server is saturated (stdio servers '
+        + 'handle requests one stream at a time); a flat queue with high latency points at a slow tool or its upstream.',
+    },
+    {
+      alert: 'McpToolFailureRatioHigh',
+      expr: `(\n${toolFailureRatio(w15)}\n) > ${thresholds.toolFailureRatio}\nand on (server, tool)\nsum by (server, tool) (increase(${toolCalls}[15m])) >= ${MIN_EVENTS}`,
+      for: '15m',
+      severity: 'warning',
+      summary: 'Tool {{ $labels.tool }} on {{ $labels.server }}: {{ $value | humanizePercentage }} of calls fail',
+      description: `More than ${thresholds.toolFailureRatio * 100}% of the calls of tool {{ $labels.tool }} on {{ $labels.server }} failed over 15 minutes.`,
+      runbook: 'One tool failing while the others succeed is usually the tool\'s own upstream (an API, a URL, a credential) or bad arguments from a client. '
+        + 'Find failing calls in Jaeger (tag tool name), read the JSON-RPC error in the trace or the MCP server logs, and check the Secrets the server uses.',
+    },
+    {
+      alert: 'McpBackendDown',
+      expr: `${backendUp({})} == 0`,
+      for: '2m',
+      severity: 'critical',
+      summary: 'MCP server {{ $labels.server }}: backend {{ $labels.backend }} is down',
+      description: 'The proxy of {{ $labels.server }} has had no working backend (attached and MCP handshake done) for 2 minutes; every request fails fast.',
+      runbook: 'kubectl get pods of the MCP StatefulSet: CrashLoopBackOff or ImagePullBackOff explain it directly (kubectl logs --previous). '
+        + 'If the pod runs, read the proxy logs for attach errors: a 403 means the proxy Role lacks pods/attach for that pod name; '
+        + 'a closed stream right after attach means the server process exits on start. The proxy keeps retrying with backoff, no restart needed once fixed.',
+    },
+    {
+      alert: 'McpBackendRestartStorm',
+      expr: `${backendRestarts(['server', 'backend'], w15)} > ${thresholds.restartsPer15m}`,
+      for: '0m',
+      severity: 'warning',
+      summary: 'MCP server {{ $labels.server }}: backend lost {{ $value | humanize }} times in 15 minutes',
+      description: `The backend of {{ $labels.server }} was lost and recovered more than ${thresholds.restartsPer15m} times within 15 minutes.`,
+      runbook: 'See the Backend restarts panel by reason. "exit"/"container-restart": the server crashes under some request; correlate with the failing '
+        + 'tool calls and the container\'s OOMKilled status (raise memory limits). "attach-dropped": the attach connection itself drops; '
+        + 'check API server or node network health and idle timeouts on load balancers in the path.',
+    },
+    {
+      alert: 'McpServerNoTraffic',
+      expr: `sum by (server) (increase(${requests}[1h] offset 15m)) > 0\nunless on (server)\n${requestRate(['server'], w15)} > 0`,
+      for: '15m',
+      severity: 'info',
+      summary: 'MCP server {{ $labels.server }} stopped receiving requests',
+      description: '{{ $labels.server }} served requests in the hour before, and none in the last 15 minutes (or its metrics vanished).',
+      runbook: 'Either clients went away (expected at night for interactive use: silence it) or they cannot reach the server: check the proxy '
+        + 'Deployment and its readiness, the Service endpoints, the Ingress/HTTPRoute and its NetworkPolicies. If the proxy runs but its series are gone, '
+        + 'the telemetry path is broken: the OTel collector pods and the Prometheus targets page tell which hop.',
+    },
+  ];
+}
+
