@@ -8,5 +8,4 @@ export * from './workload-inputs.ts';
 export * from './mcp-namespace.ts';
 export * from './argocd-application.ts';
 export * from './observability-binding.ts';
-export * from './dist/write-dist.ts';
 // export * from './observability-stack.ts';
