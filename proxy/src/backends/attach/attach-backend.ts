@@ -1,0 +1,330 @@
+/**
+ * The attach backend's lifecycle, as an explicit state machine (every transition is logged):
+ *
+ *   idle → waiting-for-pod → attaching → ready → lost → backing-off → waiting-for-pod → ...
+ *                 ↑               └─(refused)─→ backing-off ─┘
+ *                 └──────── lost (the pod says the process changed, or may have) ───┘
+ *
+ * - waiting-for-pod: attach only once the pod's container runs (decided from the pod watch).
+ * - attaching: one WebSocket attach in flight.
+ * - ready: `up` was reported; the multiplexer runs the MCP handshake when `newProcess` is true.
+ * - lost: the connection ended; `down` is reported once, with the cause.
+ * - backing-off: capped exponential backoff with jitter before the next attempt.
+ *
+ * Liveness comes from the pod, not from the close: a dead process and a normal close look the
+ * same on the wire (status Success, close 1000; ATTACH.md). After such a close the backend waits
+ * for the pod to show the process changed, or for `exitConfirmMs` with the same process still
+ * running, and only then re-attaches; `newProcess` is true only for a process (pod uid +
+ * containerID + restartCount) it has not initialized before, so a live process is never
+ * initialized twice.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { StringDecoder } from 'node:string_decoder';
+import type { ResolvedBackoff } from '../../config-validate.ts';
+import type { Logger } from '../../log.ts';
+import type { BackendStatus, Clock, StreamBackend } from '../types.ts';
+import { AttachConnection, AttachOpenError, type AttachEnd, type ChannelProtocol } from './attach-connection.ts';
+import { Backoff } from '../backoff.ts';
+import { LineSplitter } from '../line-splitter.ts';
+import { IdleProbe } from './idle-probe.ts';
+import {
+  describeNotRunning, describeProcessChange, processIdentity, sameProcess, type PodView, type ProcessIdentity,
+} from './pod-view.ts';
+import { PodWatch, selectPod } from './pod-watch.ts';
+
+export type AttachState = 'idle' | 'waiting-for-pod' | 'attaching' | 'ready' | 'lost' | 'backing-off' | 'stopped';
+
+export const LOST_OUTPUT_NOTE = 'output written while detached is lost';
+
+export interface AttachBackendOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly namespace: string;
+  readonly pod?: string;
+  readonly labelSelector?: string;
+  readonly container: string;
+  /** Subprotocols in the order tried; the next one is used when the server refuses one. */
+  readonly protocols: readonly ChannelProtocol[];
+  readonly reconnect: ResolvedBackoff;
+  /** Quiet time before an MCP ping probes the connection; 0 disables. */
+  readonly idleProbeMs: number;
+  /** How long a probe may go unanswered. */
+  readonly probeTimeoutMs: number;
+  /** After a normal-looking close, how long to wait for the pod to show a dead process. */
+  readonly exitConfirmMs: number;
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+export class AttachBackend implements StreamBackend {
+  readonly kind = 'attach';
+  private readonly options: AttachBackendOptions;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly podWatch: PodWatch;
+  private readonly backoff: Backoff;
+  private current: AttachState = 'idle';
+  private onMessageHandler: (message: string) => void = () => {};
+  private onStatusHandler: (status: BackendStatus) => void = () => {};
+  private pod: PodView | undefined;
+  private connection: AttachConnection | undefined;
+  private probe: IdleProbe | undefined;
+  /** The process of the attempt in flight or of the open connection. */
+  private target: ProcessIdentity | undefined;
+  /** The last process reported `up` with newProcess (the multiplexer initialized it). */
+  private initialized: ProcessIdentity | undefined;
+  /** No stdout yet since `up` with newProcess: the handshake may not have reached the process. */
+  private handshakePending = false;
+  /** A process whose session ended like a normal close: not re-attached until the pod confirms. */
+  private suspect: ProcessIdentity | undefined;
+  private protocolIndex = 0;
+  private attempt = 0;
+  private upSince = 0;
+  private lastDownReason: string | undefined;
+  private backoffTimer: unknown;
+  private suspectTimer: unknown;
+  /** Per attempt: a line or character split across frames never outlives its connection. */
+  private stdout = this.splitter((line) => this.deliver(line));
+  private stderr = this.splitter((line) => this.log.info('server stderr', { stderr: line }));
+
+  constructor(options: AttachBackendOptions) {
+    this.options = options;
+    this.clock = options.clock;
+    this.backoff = new Backoff(options.reconnect);
+    this.log = options.logger.child({ backend: 'attach', namespace: options.namespace, container: options.container });
+    this.podWatch = new PodWatch(options.kubeConfig, options, options.clock, {
+      changed: (pods) => this.podsChanged(pods),
+      failed: (failure, retryInMs) => {
+        if (failure.missingPermission) {
+          this.log.error('pod watch forbidden: missing permission', { missingPermission: failure.missingPermission, error: failure.message });
+        } else {
+          this.log.warn('pod watch failed', { error: failure.message, retryInMs });
+        }
+        if (this.current !== 'ready') this.reportDown(`cannot watch the MCP pod: ${failure.message}`, retryInMs);
+      },
+    });
+  }
+
+  get state(): AttachState {
+    return this.current;
+  }
+
+  onMessage(handler: (message: string) => void): void {
+    this.onMessageHandler = handler;
+  }
+
+  onStatus(handler: (status: BackendStatus) => void): void {
+    this.onStatusHandler = handler;
+  }
+
+  start(): void {
+    if (this.current !== 'idle') return;
+    this.transition('waiting-for-pod', { target: this.options.pod ?? `labelSelector=${this.options.labelSelector}` });
+    this.podWatch.start();
+  }
+
+  send(message: string): boolean {
+    if (this.current !== 'ready' || !this.connection) return false;
+    this.probe?.sent();
+    return this.connection.write(message);
+  }
+
+  async stop(): Promise<void> {
+    if (this.current === 'stopped') return;
+    this.transition('stopped', {});
+    this.attempt += 1;
+    this.clock.clearTimeout(this.backoffTimer);
+    this.clock.clearTimeout(this.suspectTimer);
+    this.probe?.stop();
+    const connection = this.connection;
+    this.connection = undefined;
+    await this.podWatch.stop();
+    if (connection) {
+      connection.close();
+      await Promise.race([connection.closed, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      connection.terminate();
+    }
+  }
+
+  private podsChanged(pods: readonly PodView[]): void {
+    this.pod = selectPod(pods, (this.target ?? this.initialized)?.uid);
+    if ((this.current === 'ready' || this.current === 'attaching') && this.target) {
+      const change = describeProcessChange(this.target, this.pod, this.options.container);
+      if (change) this.lose(change, 'process-changed');
+    } else if (this.current === 'waiting-for-pod') {
+      this.tryAttach();
+    }
+  }
+
+  private tryAttach(): void {
+    if (this.current !== 'waiting-for-pod') return;
+    const identity = processIdentity(this.pod);
+    if (!identity) {
+      this.reportDown(describeNotRunning(this.pod, this.options.pod ?? this.options.labelSelector ?? '', this.options.container));
+      return;
+    }
+    if (sameProcess(identity, this.suspect)) return;
+    this.attach(identity);
+  }
+
+  private attach(identity: ProcessIdentity): void {
+    const protocol = this.options.protocols[this.protocolIndex]!;
+    const attempt = ++this.attempt;
+    this.target = identity;
+    this.transition('attaching', { pod: identity.podName, containerID: identity.containerID, restartCount: identity.restartCount, protocol });
+    this.stdout = this.splitter((line) => this.deliver(line));
+    this.stderr = this.splitter((line) => this.log.info('server stderr', { stderr: line }));
+    AttachConnection.open(this.options.kubeConfig, {
+      namespace: this.options.namespace, pod: identity.podName, container: this.options.container, protocol,
+    }, {
+      stdout: (chunk) => { if (attempt === this.attempt) this.receive(chunk); },
+      stderr: (chunk) => { if (attempt === this.attempt) this.stderr(chunk); },
+      closed: (end) => { if (attempt === this.attempt) this.closed(end); },
+    }).then(
+      (connection) => this.opened(attempt, identity, connection),
+      (error: unknown) => this.refused(attempt, identity, error),
+    );
+  }
+
+  private opened(attempt: number, identity: ProcessIdentity, connection: AttachConnection): void {
+    if (attempt !== this.attempt || this.current !== 'attaching') {
+      connection.close();
+      return;
+    }
+    this.connection = connection;
+    // A partial line left by an earlier writer would swallow our first message (ATTACH.md).
+    connection.writeRaw('\n');
+    const newProcess = !sameProcess(identity, this.initialized) || this.handshakePending;
+    this.initialized = identity;
+    this.handshakePending = newProcess;
+    this.suspect = undefined;
+    this.clock.clearTimeout(this.suspectTimer);
+    this.upSince = this.clock.now();
+    this.lastDownReason = undefined;
+    this.transition('ready', { newProcess, protocol: connection.protocol });
+    this.probe = new IdleProbe({
+      idleMs: this.options.idleProbeMs, timeoutMs: this.options.probeTimeoutMs, clock: this.clock,
+      send: (line) => connection.write(line),
+      dead: (reason) => this.lose(reason, 'connection-lost'),
+    });
+    this.probe.start();
+    this.onStatusHandler({
+      state: 'up', newProcess,
+      detail: `pod ${this.options.namespace}/${identity.podName} container ${this.options.container} ` +
+        `(restartCount ${identity.restartCount}) over ${connection.protocol}`,
+    });
+  }
+
+  private refused(attempt: number, identity: ProcessIdentity, error: unknown): void {
+    if (attempt !== this.attempt || this.current !== 'attaching') return;
+    this.target = undefined;
+    const failure = error instanceof AttachOpenError ? error.failure : { message: String(error) };
+    const protocol = this.options.protocols[this.protocolIndex];
+    if (error instanceof AttachOpenError && error.protocolRejected && this.protocolIndex + 1 < this.options.protocols.length) {
+      this.protocolIndex += 1;
+      this.log.info('attach subprotocol refused; trying the next one', {
+        refused: protocol, next: this.options.protocols[this.protocolIndex], error: failure.message,
+      });
+      this.transition('waiting-for-pod', { reason: `${protocol} refused` });
+      this.tryAttach();
+      return;
+    }
+    if (failure.missingPermission) {
+      this.log.error('attach forbidden: missing permission', { missingPermission: failure.missingPermission, error: failure.message });
+    }
+    if (failure.code === 500 && /not found/.test(failure.message)) this.suspectProcess(identity);
+    const reason = `attach to pod ${identity.podName} failed: ${failure.message}`;
+    this.backOff(reason);
+  }
+
+  private closed(end: AttachEnd): void {
+    if (this.current !== 'ready') return;
+    const failed = end.status?.status === 'Failure';
+    if (failed || end.code === 1000) {
+      // A dead process ends the session exactly like a normal close: let the pod decide.
+      const detail = failed ? `status Failure: ${end.status?.message ?? ''}` : `close 1000, status ${end.status?.status || 'none'}`;
+      this.lose(`attach session closed by the API server (${detail}); a dead container looks the same, so the pod decides`, 'maybe-exited');
+      return;
+    }
+    this.lose(`attach connection lost (close ${end.code}${end.error ? `: ${end.error.message}` : ''})`, 'connection-lost');
+  }
+
+  private lose(reason: string, cause: 'process-changed' | 'maybe-exited' | 'connection-lost'): void {
+    const wasReady = this.current === 'ready';
+    const lostProcess = this.target;
+    this.attempt += 1;
+    this.probe?.stop();
+    this.probe = undefined;
+    this.connection?.terminate();
+    this.connection = undefined;
+    this.target = undefined;
+    if (wasReady && this.clock.now() - this.upSince >= this.options.reconnect.maxDelayMs) this.backoff.reset();
+    // The handshake of a new process may never have reached it: initialize again next time.
+    if (this.handshakePending) this.initialized = undefined;
+    this.transition('lost', { reason });
+    if (wasReady) {
+      this.lastDownReason = reason;
+      this.onStatusHandler({ state: 'down', reason: `${reason}; ${LOST_OUTPUT_NOTE}` });
+    }
+    if (cause === 'connection-lost') {
+      this.backOff(reason);
+      return;
+    }
+    if (cause === 'maybe-exited' && lostProcess) this.suspectProcess(lostProcess);
+    this.transition('waiting-for-pod', { reason });
+    this.tryAttach();
+  }
+
+  /** Holds re-attaching to `process` until the pod shows a change or `exitConfirmMs` passes. */
+  private suspectProcess(process: ProcessIdentity): void {
+    this.suspect = process;
+    this.clock.clearTimeout(this.suspectTimer);
+    this.suspectTimer = this.clock.setTimeout(() => {
+      if (!sameProcess(this.suspect, process)) return;
+      this.log.info('process still running after a normal-looking close; re-attaching to it', { containerID: process.containerID });
+      this.suspect = undefined;
+      this.tryAttach();
+    }, this.options.exitConfirmMs);
+  }
+
+  private backOff(reason: string): void {
+    const delayMs = this.backoff.next();
+    this.transition('backing-off', { reason, delayMs });
+    this.reportDown(reason, delayMs);
+    this.clock.clearTimeout(this.backoffTimer);
+    this.backoffTimer = this.clock.setTimeout(() => {
+      if (this.current !== 'backing-off') return;
+      this.transition('waiting-for-pod', {});
+      this.tryAttach();
+    }, delayMs);
+  }
+
+  /** While not up, tells the multiplexer why (once per distinct cause), e.g. for its 503s. */
+  private reportDown(reason: string, retryInMs?: number): void {
+    if (reason === this.lastDownReason || this.current === 'ready') return;
+    this.lastDownReason = reason;
+    this.onStatusHandler({ state: 'down', reason, ...(retryInMs !== undefined ? { retryInMs } : {}) });
+  }
+
+  private receive(chunk: Buffer): void {
+    this.probe?.received();
+    this.stdout(chunk);
+  }
+
+  private deliver(line: string): void {
+    if (this.probe?.intercept(line)) return;
+    this.handshakePending = false;
+    this.onMessageHandler(line);
+  }
+
+  private splitter(onLine: (line: string) => void): (chunk: Buffer) => void {
+    const decoder = new StringDecoder('utf8');
+    const lines = new LineSplitter(onLine);
+    return (chunk) => lines.push(decoder.write(chunk));
+  }
+
+  private transition(next: AttachState, fields: Record<string, unknown>): void {
+    const from = this.current;
+    this.current = next;
+    this.log.info(`attach backend ${from} -> ${next}`, { from, to: next, ...fields });
+  }
+}

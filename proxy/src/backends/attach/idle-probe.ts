@@ -1,0 +1,109 @@
+/**
+ * Liveness of a quiet attach. A connection can die without a close reaching the proxy (a NAT or
+ * load balancer dropping idle flows, a half-open TCP connection), and the kubelet closes v4
+ * streams that carry no stdin or stdout for its streaming idle timeout, while WebSocket pings do
+ * not count as activity (ATTACH.md). So after `idleMs` without traffic the backend writes an MCP
+ * `ping` to the server's stdin: the reply proves the whole path and the write itself keeps the
+ * stream active. No reply within `timeoutMs` means the connection is dead.
+ *
+ * The probe's id is the backend's own, so its reply is taken out of the stream before the
+ * multiplexer sees it.
+ */
+import type { Clock } from '../types.ts';
+
+const PROBE_ID_PREFIX = '__toolhive_attach_probe_';
+
+export interface IdleProbeOptions {
+  readonly idleMs: number;
+  readonly timeoutMs: number;
+  readonly clock: Clock;
+  /** Writes one JSON-RPC line to the server's stdin. */
+  send(line: string): void;
+  /** No reply in time: the connection is presumed dead. */
+  dead(reason: string): void;
+}
+
+export class IdleProbe {
+  private readonly options: IdleProbeOptions;
+  private lastTraffic: number;
+  private lastReceived = -Infinity;
+  private probeSentAt = 0;
+  private timer: unknown;
+  private outstanding: string | undefined;
+  private sequence = 0;
+  private running = false;
+
+  constructor(options: IdleProbeOptions) {
+    this.options = options;
+    this.lastTraffic = options.clock.now();
+  }
+
+  start(): void {
+    if (this.options.idleMs <= 0) return;
+    this.running = true;
+    this.lastTraffic = this.options.clock.now();
+    this.schedule(this.options.idleMs);
+  }
+
+  stop(): void {
+    this.running = false;
+    this.outstanding = undefined;
+    this.options.clock.clearTimeout(this.timer);
+  }
+
+  /** A stdin write: cheap, called on the hot path. */
+  sent(): void {
+    this.lastTraffic = this.options.clock.now();
+  }
+
+  /** Stdout from the server: proof of life even when the probe's own reply is slow. */
+  received(): void {
+    this.lastTraffic = this.lastReceived = this.options.clock.now();
+  }
+
+  /** True when `line` is the reply to a probe (and must not reach the multiplexer). */
+  intercept(line: string): boolean {
+    if (!line.includes(PROBE_ID_PREFIX)) return false;
+    let id: unknown;
+    try {
+      id = (JSON.parse(line) as { id?: unknown }).id;
+    } catch {
+      return false;
+    }
+    if (typeof id !== 'string' || !id.startsWith(PROBE_ID_PREFIX)) return false;
+    if (id === this.outstanding) {
+      this.outstanding = undefined;
+      this.options.clock.clearTimeout(this.timer);
+      if (this.running) this.schedule(this.options.idleMs);
+    }
+    return true;
+  }
+
+  private schedule(ms: number): void {
+    this.options.clock.clearTimeout(this.timer);
+    this.timer = this.options.clock.setTimeout(() => this.check(), ms);
+  }
+
+  private check(): void {
+    if (!this.running) return;
+    if (this.outstanding && this.lastReceived >= this.probeSentAt) this.outstanding = undefined;
+    if (this.outstanding) {
+      this.running = false;
+      this.options.dead(
+        `no traffic for ${this.options.idleMs} ms and no reply to an MCP ping within ${this.options.timeoutMs} ms: ` +
+        'the attach connection is presumed dead',
+      );
+      return;
+    }
+    const quietFor = this.options.clock.now() - this.lastTraffic;
+    if (quietFor < this.options.idleMs) {
+      this.schedule(this.options.idleMs - quietFor);
+      return;
+    }
+    this.sequence += 1;
+    this.outstanding = `${PROBE_ID_PREFIX}${this.sequence}`;
+    this.probeSentAt = this.options.clock.now();
+    this.options.send(JSON.stringify({ jsonrpc: '2.0', id: this.outstanding, method: 'ping' }));
+    this.schedule(this.options.timeoutMs);
+  }
+}

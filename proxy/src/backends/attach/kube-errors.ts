@@ -1,0 +1,66 @@
+/**
+ * Turns Kubernetes API failures into one sentence for logs and for `down` reasons. A 403 names
+ * the exact permission the proxy's ServiceAccount lacks (verb, resource/subresource, namespace,
+ * name): an operator fixes RBAC from the log line alone.
+ */
+
+/** The request that failed, as the authorizer sees it. */
+export interface ApiRequest {
+  readonly verb: 'get' | 'list' | 'watch' | 'create';
+  readonly resource: 'pods';
+  readonly subresource?: 'attach';
+  readonly namespace: string;
+  readonly name?: string;
+  /** e.g. the fieldSelector a watch restricted by resourceNames needs. */
+  readonly note?: string;
+}
+
+export interface ApiFailure {
+  /** HTTP status, when the apiserver answered. */
+  readonly code?: number;
+  /** `metav1.Status` message, or the transport error. */
+  readonly message: string;
+  /** For a 403: the missing permission, e.g. `get pods/attach "mcp-0" in namespace "mcp-servers"`. */
+  readonly missingPermission?: string;
+}
+
+interface StatusBody { message?: unknown; reason?: unknown; code?: unknown }
+
+/** Reads a `metav1.Status` JSON body; anything else yields undefined. */
+export function parseStatus(body: unknown): StatusBody | undefined {
+  if (typeof body === 'string') {
+    try {
+      return parseStatus(JSON.parse(body));
+    } catch {
+      return undefined;
+    }
+  }
+  return body && typeof body === 'object' && (body as { kind?: unknown }).kind === 'Status' ? (body as StatusBody) : undefined;
+}
+
+export function permissionOf(request: ApiRequest): string {
+  const resource = request.subresource ? `${request.resource}/${request.subresource}` : request.resource;
+  const name = request.name ? ` "${request.name}"` : '';
+  const note = request.note ? ` (${request.note})` : '';
+  return `${request.verb} ${resource}${name} in namespace "${request.namespace}"${note}`;
+}
+
+/**
+ * Describes a failure of `request`. `error` is what the library threw: an `ApiException`
+ * (`code`, `body`), a watch error (`statusCode`), or a plain Error; `code`/`body` may be given
+ * directly for an attach upgrade that got an HTTP answer.
+ */
+export function describeApiFailure(request: ApiRequest, error: unknown, code?: number, body?: unknown): ApiFailure {
+  const e = error as { code?: unknown; statusCode?: unknown; body?: unknown; message?: unknown } | undefined;
+  const httpCode = code ?? (typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined);
+  const status = parseStatus(body ?? e?.body);
+  const message = typeof status?.message === 'string' ? status.message
+    : typeof e?.message === 'string' && e.message ? e.message
+    : httpCode ? `HTTP ${httpCode}` : String(error);
+  if (httpCode === 403) {
+    const missingPermission = permissionOf(request);
+    return { code: 403, message: `403 Forbidden: missing permission ${missingPermission}: ${message}`, missingPermission };
+  }
+  if (httpCode === 401) return { code: 401, message: `401 Unauthorized: the API server rejected the proxy's credentials: ${message}` };
+  return httpCode ? { code: httpCode, message: `${httpCode} ${message}` } : { message };
+}
