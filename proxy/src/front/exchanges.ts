@@ -1,0 +1,149 @@
+/**
+ * The ways a client's messages get their answers:
+ * - `JsonExchange`: one POST answered with one JSON body (an object, or an array for a batch) once
+ *   every request in it is answered. It cannot carry progress or server requests; those go to the
+ *   session's stream.
+ * - `SseExchange`: one POST answered with an SSE stream that carries related messages (progress,
+ *   server requests) and then the responses, and ends after the last response.
+ * - `SseStream`: a long-lived stream (Streamable HTTP GET, legacy `/sse`) for a session's messages.
+ * - `StreamExchange`: legacy SSE, where every answer travels on the session's stream.
+ *
+ * Each settles its HTTP response exactly once and reports the end of the connection to `onDone`
+ * (the active-connections gauge) exactly once.
+ */
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Exchange, MessageSink, Session } from '../mux/session.ts';
+import { JSON_HEADERS } from './http-util.ts';
+
+const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' } as const;
+
+export class JsonExchange implements Exchange {
+  private readonly res: ServerResponse;
+  private readonly expected: number;
+  private readonly batch: boolean;
+  private readonly headers: OutgoingHttpHeaders | undefined;
+  private readonly onDone: () => void;
+  private single: string | undefined;
+  private many: string[] | undefined;
+  private received = 0;
+
+  constructor(res: ServerResponse, expected: number, batch: boolean, onDone: () => void, headers?: OutgoingHttpHeaders) {
+    this.res = res;
+    this.expected = expected;
+    this.batch = batch;
+    this.onDone = onDone;
+    this.headers = headers;
+  }
+
+  respond(message: string): void {
+    if (this.received >= this.expected) return;
+    this.received += 1;
+    if (!this.batch) this.single = message;
+    else (this.many ??= []).push(message);
+    if (this.received < this.expected) return;
+    const body = this.batch ? `[${this.many!.join(',')}]` : this.single!;
+    const length = Buffer.byteLength(body);
+    this.res.writeHead(200, this.headers ? { ...JSON_HEADERS, 'content-length': length, ...this.headers } : { ...JSON_HEADERS, 'content-length': length });
+    this.res.end(body);
+    this.onDone();
+  }
+
+  relate(): boolean {
+    return false;
+  }
+}
+
+export class SseExchange implements Exchange {
+  private readonly res: ServerResponse;
+  private readonly expected: number;
+  private readonly onDone: () => void;
+  private received = 0;
+  private ended = false;
+
+  constructor(res: ServerResponse, expected: number, onDone: () => void, headers?: OutgoingHttpHeaders) {
+    this.res = res;
+    this.expected = expected;
+    this.onDone = onDone;
+    res.writeHead(200, headers ? { ...SSE_HEADERS, ...headers } : SSE_HEADERS);
+    res.flushHeaders();
+    res.once('close', () => this.end());
+  }
+
+  respond(message: string): void {
+    if (this.received >= this.expected) return;
+    this.received += 1;
+    if (!this.ended) this.res.write(`event: message\ndata: ${message}\n\n`);
+    if (this.received === this.expected) this.end();
+  }
+
+  relate(message: string): boolean {
+    if (this.ended) return false;
+    this.res.write(`event: message\ndata: ${message}\n\n`);
+    return true;
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.res.end();
+    this.onDone();
+  }
+}
+
+/** A long-lived SSE stream of one session. Comment lines keep idle intermediaries from closing it. */
+export class SseStream implements MessageSink {
+  readonly res: ServerResponse;
+  private closed = false;
+  private readonly onClosed: () => void;
+
+  constructor(res: ServerResponse, onClosed: () => void, headers?: OutgoingHttpHeaders) {
+    this.res = res;
+    this.onClosed = onClosed;
+    res.writeHead(200, headers ? { ...SSE_HEADERS, ...headers } : SSE_HEADERS);
+    res.flushHeaders();
+    res.once('close', () => this.close());
+  }
+
+  get open(): boolean {
+    return !this.closed;
+  }
+
+  event(name: string, data: string): void {
+    if (!this.closed) this.res.write(`event: ${name}\ndata: ${data}\n\n`);
+  }
+
+  write(message: string): boolean {
+    if (this.closed) return false;
+    this.res.write(`event: message\ndata: ${message}\n\n`);
+    return true;
+  }
+
+  keepAlive(): void {
+    if (!this.closed) this.res.write(': keep-alive\n\n');
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.res.end();
+    this.onClosed();
+  }
+}
+
+/** Legacy SSE: answers travel on the session's stream; the POST itself was answered with 202. */
+export class StreamExchange implements Exchange {
+  private readonly session: Session;
+
+  constructor(session: Session) {
+    this.session = session;
+  }
+
+  respond(message: string): void {
+    this.session.deliver(message);
+  }
+
+  relate(message: string): boolean {
+    this.session.deliver(message);
+    return true;
+  }
+}

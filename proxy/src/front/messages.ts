@@ -1,0 +1,81 @@
+/**
+ * Parsing and checking a POSTed body, shared by the Streamable HTTP and legacy SSE fronts, and the
+ * context both fronts share.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Clock } from '../backends/types.ts';
+import type { ResolvedProxyConfig } from '../config-validate.ts';
+import { classify, INVALID_REQUEST, PARSE_ERROR, PROXY_OVERLOADED, BACKEND_UNAVAILABLE, readableId, type JsonRpcMessage, type MessageKind } from '../jsonrpc.ts';
+import type { Logger } from '../log.ts';
+import type { Multiplexer } from '../mux/multiplexer.ts';
+import type { TransportLabel, Telemetry } from '../telemetry/telemetry.ts';
+import type { SseStream } from './exchanges.ts';
+import { sendError } from './http-util.ts';
+
+export interface FrontContext {
+  readonly mux: Multiplexer;
+  readonly config: ResolvedProxyConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly telemetry: Telemetry;
+  /** Open client connections by transport (HTTP requests in progress and SSE streams). */
+  readonly connections: Record<TransportLabel, number>;
+  /** Open long-lived streams (keep-alive comments, shutdown). */
+  readonly streams: Set<SseStream>;
+  draining: boolean;
+}
+
+export interface ParsedBody {
+  readonly messages: JsonRpcMessage[];
+  readonly kinds: MessageKind[];
+  readonly batch: boolean;
+  readonly requests: number;
+}
+
+/** Parses a body into classified messages, or replies with 400 and returns undefined. */
+export function parseBody(res: ServerResponse, body: string): ParsedBody | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    sendError(res, 400, PARSE_ERROR, `Parse error: ${(error as Error).message}`);
+    return undefined;
+  }
+  const batch = Array.isArray(value);
+  const items: unknown[] = batch ? (value as unknown[]) : [value];
+  if (items.length === 0) {
+    sendError(res, 400, INVALID_REQUEST, 'Invalid Request: empty batch');
+    return undefined;
+  }
+  const kinds: MessageKind[] = [];
+  let requests = 0;
+  for (const item of items) {
+    const kind = classify(item);
+    if (kind !== 'request' && kind !== 'notification' && kind !== 'response') {
+      sendError(res, 400, INVALID_REQUEST, `Invalid Request: ${kind}`, readableId(item));
+      return undefined;
+    }
+    if (kind === 'request') requests += 1;
+    kinds.push(kind);
+  }
+  return { messages: items as JsonRpcMessage[], kinds, batch, requests };
+}
+
+/**
+ * Waits (bounded by `backendWaitMs`) for the backend and checks the in-flight bound; on failure
+ * replies 503 with Retry-After and returns false.
+ */
+export async function admit(ctx: FrontContext, res: ServerResponse, requests: number, transport: TransportLabel, method: string): Promise<boolean> {
+  const { mux } = ctx;
+  if (!mux.hasCapacity(requests)) {
+    ctx.telemetry.request(method, 'rejected', transport, 0, undefined);
+    sendError(res, 503, PROXY_OVERLOADED, `too many requests in flight (limits.maxInFlight ${ctx.config.limits.maxInFlight}); retry later`, null, { 'retry-after': '1' });
+    return false;
+  }
+  if (mux.lifecycle.ready) return true;
+  const ready = await mux.lifecycle.waitReady(ctx.config.limits.backendWaitMs);
+  if (ready) return true;
+  ctx.telemetry.request(method, 'rejected', transport, 0, undefined);
+  sendError(res, 503, BACKEND_UNAVAILABLE, `backend not ready: ${mux.lifecycle.reason}`, null, { 'retry-after': '5' });
+  return false;
+}

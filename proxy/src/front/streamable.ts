@@ -1,0 +1,157 @@
+/**
+ * MCP Streamable HTTP at `/mcp` (protocol versions 2024-11-05 through 2025-11-25).
+ *
+ * POST: 406 unless the client accepts JSON or SSE; 415 unless the body is JSON; 413 beyond
+ * `maxBodyBytes`; 400 for bad JSON, non-JSON-RPC, batches the negotiated version forbids, a missing
+ * `Mcp-Session-Id` or an unsupported `MCP-Protocol-Version`; 404 for an unknown or expired session;
+ * 202 when the body holds no request. A request is answered with JSON unless the exchange needs a
+ * stream: the client asked for progress (and accepts SSE) or accepts only SSE.
+ * GET: the session's server-to-client SSE stream (one per session, 409 for a second).
+ * DELETE: ends the session. Anything else: 405.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { INVALID_REQUEST, PROXY_OVERLOADED, type JsonRpcMessage } from '../jsonrpc.ts';
+import type { Session } from '../mux/session.ts';
+import { allowsBatches, isSupportedVersion, SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.ts';
+import { JsonExchange, SseExchange, SseStream } from './exchanges.ts';
+import { acceptedTypes, BodyTooLarge, isJsonContentType, readBody, sendError, sendJson } from './http-util.ts';
+import { admit, parseBody, type FrontContext } from './messages.ts';
+
+const TRANSPORT = 'streamable-http';
+const SESSION_HEADER = 'mcp-session-id';
+
+function sessionOf(ctx: FrontContext, req: IncomingMessage, res: ServerResponse): Session | undefined {
+  const id = req.headers[SESSION_HEADER];
+  if (typeof id !== 'string' || id.length === 0) {
+    sendError(res, 400, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required (send initialize first to get one)');
+    return undefined;
+  }
+  const session = ctx.mux.sessions.get(id);
+  if (!session || session.transport !== TRANSPORT) {
+    sendError(res, 404, -32001, 'Session not found: unknown or expired Mcp-Session-Id; initialize a new session');
+    return undefined;
+  }
+  return session;
+}
+
+function versionHeaderProblem(req: IncomingMessage): string | undefined {
+  const version = req.headers['mcp-protocol-version'];
+  if (version === undefined || (typeof version === 'string' && isSupportedVersion(version))) return undefined;
+  return `Bad Request: unsupported MCP-Protocol-Version ${JSON.stringify(version)}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`;
+}
+
+export async function handleStreamable(ctx: FrontContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  switch (req.method) {
+    case 'POST':
+      return handlePost(ctx, req, res);
+    case 'GET':
+      return handleGet(ctx, req, res);
+    case 'DELETE': {
+      const problem = versionHeaderProblem(req);
+      if (problem) return sendError(res, 400, INVALID_REQUEST, problem);
+      const session = sessionOf(ctx, req, res);
+      if (!session) return;
+      ctx.mux.sessions.end(session, 'deleted by client');
+      res.writeHead(200, { 'content-length': 0 });
+      res.end();
+      return;
+    }
+    default:
+      sendError(res, 405, INVALID_REQUEST, 'Method Not Allowed: use POST, GET or DELETE', null, { allow: 'GET, POST, DELETE' });
+  }
+}
+
+async function handlePost(ctx: FrontContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const accepts = acceptedTypes(req);
+  if (!accepts.json && !accepts.sse) {
+    return sendError(res, 406, INVALID_REQUEST, 'Not Acceptable: Accept must list application/json and text/event-stream');
+  }
+  if (!isJsonContentType(req)) return sendError(res, 415, INVALID_REQUEST, 'Unsupported Media Type: Content-Type must be application/json');
+  const problem = versionHeaderProblem(req);
+  if (problem) return sendError(res, 400, INVALID_REQUEST, problem);
+  let body: string;
+  try {
+    body = await readBody(req, ctx.config.limits.maxBodyBytes);
+  } catch (error) {
+    if (error instanceof BodyTooLarge) {
+      return sendError(res, 413, INVALID_REQUEST, `Payload Too Large: the limit is ${ctx.config.limits.maxBodyBytes} bytes`, null, { connection: 'close' });
+    }
+    throw error;
+  }
+  const parsed = parseBody(res, body);
+  if (!parsed) return;
+  const { messages, kinds, batch, requests } = parsed;
+
+  const initializeAt = messages.findIndex((message, i) => kinds[i] === 'request' && message.method === 'initialize');
+  if (initializeAt >= 0) {
+    if (batch) return sendError(res, 400, INVALID_REQUEST, 'Invalid Request: initialize must not be part of a batch');
+    if (req.headers[SESSION_HEADER] !== undefined) {
+      return sendError(res, 400, INVALID_REQUEST, 'Bad Request: initialize starts a new session; send it without Mcp-Session-Id', messages[0].id ?? null);
+    }
+    return initialize(ctx, res, messages[0], accepts.json);
+  }
+
+  const session = sessionOf(ctx, req, res);
+  if (!session) return;
+  if (batch && !allowsBatches(session.protocolVersion)) {
+    return sendError(res, 400, INVALID_REQUEST, `Invalid Request: JSON-RPC batches are not supported in protocol version ${session.protocolVersion}`);
+  }
+  session.lastActive = ctx.clock.now();
+
+  if (requests === 0) {
+    for (let i = 0; i < messages.length; i++) ctx.mux.fromClient(session, messages[i], kinds[i], NO_EXCHANGE);
+    res.writeHead(202, { 'content-length': 0 });
+    res.end();
+    return;
+  }
+  if (ctx.draining) {
+    return sendError(res, 503, PROXY_OVERLOADED, 'proxy is shutting down', null, { 'retry-after': '1', connection: 'close' });
+  }
+  const firstMethod = messages[kinds.indexOf('request')].method!;
+  if (!(await admit(ctx, res, requests, TRANSPORT, firstMethod))) return;
+  if (session.closed) return sendError(res, 404, -32001, 'Session not found: the session ended while waiting for the backend');
+
+  ctx.connections[TRANSPORT] += 1;
+  const onDone = (): void => {
+    ctx.connections[TRANSPORT] -= 1;
+  };
+  const wantsStream = accepts.sse && (!accepts.json || messages.some((message, i) => kinds[i] === 'request' && message.params?._meta?.progressToken !== undefined));
+  const exchange = wantsStream ? new SseExchange(res, requests, onDone) : new JsonExchange(res, requests, batch, onDone);
+  for (let i = 0; i < messages.length; i++) ctx.mux.fromClient(session, messages[i], kinds[i], exchange, req.headers);
+}
+
+const NO_EXCHANGE = { respond: () => {}, relate: () => false };
+
+async function initialize(ctx: FrontContext, res: ServerResponse, message: JsonRpcMessage, acceptsJson: boolean): Promise<void> {
+  if (ctx.draining) return sendError(res, 503, PROXY_OVERLOADED, 'proxy is shutting down', null, { 'retry-after': '1', connection: 'close' });
+  if (!(await admit(ctx, res, 1, TRANSPORT, 'initialize'))) return;
+  const session = ctx.mux.sessions.create(TRANSPORT, ctx.clock.now());
+  if (!session) {
+    ctx.telemetry.request('initialize', 'rejected', TRANSPORT, 0, undefined);
+    return sendError(res, 503, PROXY_OVERLOADED, `too many sessions (limits.maxSessions ${ctx.config.limits.maxSessions}); retry later`, message.id ?? null, { 'retry-after': '5' });
+  }
+  const response = ctx.mux.initialize(session, message);
+  if (acceptsJson) return sendJson(res, 200, response, { [SESSION_HEADER]: session.id });
+  ctx.connections[TRANSPORT] += 1;
+  const exchange = new SseExchange(res, 1, () => (ctx.connections[TRANSPORT] -= 1), { [SESSION_HEADER]: session.id });
+  exchange.respond(response);
+}
+
+function handleGet(ctx: FrontContext, req: IncomingMessage, res: ServerResponse): void {
+  if (!acceptedTypes(req).sse) return sendError(res, 406, INVALID_REQUEST, 'Not Acceptable: Accept must list text/event-stream');
+  const problem = versionHeaderProblem(req);
+  if (problem) return sendError(res, 400, INVALID_REQUEST, problem);
+  const session = sessionOf(ctx, req, res);
+  if (!session) return;
+  if (session.stream) return sendError(res, 409, INVALID_REQUEST, 'Conflict: this session already has an open GET stream');
+  ctx.connections[TRANSPORT] += 1;
+  const stream: SseStream = new SseStream(res, () => {
+    ctx.connections[TRANSPORT] -= 1;
+    ctx.streams.delete(stream);
+    session.detachStream(stream);
+    session.lastActive = ctx.clock.now();
+  });
+  ctx.streams.add(stream);
+  session.lastActive = ctx.clock.now();
+  session.attachStream(stream);
+}

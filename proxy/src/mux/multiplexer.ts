@@ -1,0 +1,398 @@
+/**
+ * Many client sessions over one backend stdio stream.
+ *
+ * Client → backend: request ids become backend-unique integers (mapped back on the answer), progress
+ * tokens become that integer too (so a progress notification finds its request with one lookup),
+ * `notifications/cancelled` is rewritten to the backend id, `ping` is answered here, and
+ * `notifications/initialized` never reaches the backend (the proxy initialized it once).
+ * Backend → clients: responses go to the exchange that carried the request; progress to its owner;
+ * `*\/list_changed` to every session; log messages to sessions that set a level at or below theirs;
+ * `resources/updated` to the sessions subscribed to the resource; server requests via the router.
+ *
+ * Every request ends exactly once (`finish` removes it from the table first): answered, failed when
+ * the backend goes down, timed out by the sweep (with a cancellation to the backend), cancelled by
+ * its client, or cancelled because its session ended.
+ */
+import type { Clock, StreamBackend } from '../backends/types.ts';
+import type { ResolvedProxyConfig } from '../config-validate.ts';
+import {
+  BACKEND_UNAVAILABLE, INVALID_REQUEST, REQUEST_CANCELLED, REQUEST_TIMEOUT, errorResponse, isValidId, resultResponse,
+  type JsonRpcId, type JsonRpcMessage, type MessageKind,
+} from '../jsonrpc.ts';
+import type { Logger } from '../log.ts';
+import { negotiateVersion } from '../protocol.ts';
+import { methodLabel, type RequestStatus, type SpanStart, type Telemetry } from '../telemetry/telemetry.ts';
+import { BackendLifecycle } from './lifecycle.ts';
+import { PendingTable, type Pending } from './pending.ts';
+import { ServerRequestRouter } from './server-requests.ts';
+import { LOG_LEVELS, SessionRegistry, type Exchange, type Session } from './session.ts';
+import type { IncomingHttpHeaders } from 'node:http';
+
+export interface MultiplexerDeps {
+  readonly backend: StreamBackend;
+  readonly config: ResolvedProxyConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly telemetry: Telemetry;
+}
+
+const TOOLS_LIST_MAX_PAGES = 20;
+
+export class Multiplexer {
+  readonly sessions: SessionRegistry;
+  readonly lifecycle: BackendLifecycle;
+  private readonly pending: PendingTable;
+  private readonly serverRequests: ServerRequestRouter;
+  private readonly deps: MultiplexerDeps;
+  private readonly maxInFlight: number;
+  private forwardSeq = 0;
+  private rootsHint: Session | undefined;
+  /** uri → sessions subscribed to it. */
+  private readonly subscribers = new Map<string, Set<Session>>();
+
+  constructor(deps: MultiplexerDeps) {
+    this.deps = deps;
+    const limits = deps.config.limits;
+    this.maxInFlight = limits.maxInFlight;
+    this.pending = new PendingTable(limits.requestTimeoutMs);
+    this.sessions = new SessionRegistry(limits.maxSessions, limits.sessionIdleTimeoutMs, {
+      created: (session) => deps.logger.debug('session created', { session: session.id, transport: session.transport }),
+      ended: (session, reason) => this.onSessionEnded(session, reason),
+    });
+    this.lifecycle = new BackendLifecycle({
+      logger: deps.logger,
+      clock: deps.clock,
+      telemetry: deps.telemetry,
+      request: (method, params, callback) => this.internalRequest(method, params, callback),
+      notify: (method, params) => deps.backend.send(JSON.stringify(params ? { jsonrpc: '2.0', method, params } : { jsonrpc: '2.0', method })),
+      onReady: (newProcess) => this.onBackendReady(newProcess),
+      onDown: (reason) => this.onBackendDown(reason),
+    });
+    this.serverRequests = new ServerRequestRouter({
+      sessions: this.sessions,
+      pending: this.pending,
+      backend: deps.backend,
+      clock: deps.clock,
+      logger: deps.logger,
+      timeoutMs: limits.requestTimeoutMs,
+      rootsHint: () => (this.rootsHint?.closed ? undefined : this.rootsHint),
+    });
+  }
+
+  start(): void {
+    this.deps.backend.onMessage((line) => this.onBackendLine(line));
+    this.deps.backend.onStatus((status) => this.lifecycle.onStatus(status));
+    this.deps.backend.start();
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Whether `count` more requests fit under `limits.maxInFlight` (waiters for readiness count too). */
+  hasCapacity(count: number): boolean {
+    return this.pending.size + this.lifecycle.waiting + count <= this.maxInFlight;
+  }
+
+  // ---- client → backend ------------------------------------------------------------------------
+
+  /** Answers a client's `initialize` from the cached backend handshake (the backend must be ready). */
+  initialize(session: Session, message: JsonRpcMessage): string {
+    const params = message.params ?? {};
+    const capabilities = (params.capabilities ?? {}) as Record<string, unknown>;
+    session.capabilities = {
+      sampling: capabilities.sampling !== undefined,
+      elicitation: capabilities.elicitation !== undefined,
+      roots: capabilities.roots !== undefined,
+    };
+    const clientInfo = params.clientInfo as { name?: unknown } | undefined;
+    session.clientName = typeof clientInfo?.name === 'string' ? clientInfo.name.slice(0, 100) : '';
+    session.protocolVersion = negotiateVersion(params.protocolVersion, this.lifecycle.backendProtocolVersion);
+    session.initialized = true;
+    this.deps.telemetry.request('initialize', 'success', session.transport, 0, undefined);
+    return resultResponse(message.id as JsonRpcId, { ...this.lifecycle.initResult, protocolVersion: session.protocolVersion });
+  }
+
+  /** One classified client message of `session`, carried by `exchange` (requests get their response there). */
+  fromClient(session: Session, message: JsonRpcMessage, kind: MessageKind, exchange: Exchange, headers?: IncomingHttpHeaders): void {
+    if (kind === 'response') return this.serverRequests.answer(session, message);
+    if (kind === 'notification') return this.clientNotification(session, message);
+    switch (message.method) {
+      case 'ping':
+        this.deps.telemetry.request('ping', 'success', session.transport, 0, undefined);
+        return exchange.respond(resultResponse(message.id as JsonRpcId, {}));
+      case 'initialize':
+        this.deps.telemetry.request('initialize', 'rejected', session.transport, 0, undefined);
+        return exchange.respond(errorResponse(message.id as JsonRpcId, INVALID_REQUEST, 'session already initialized; start a new session without Mcp-Session-Id'));
+      case 'logging/setLevel': {
+        const level = LOG_LEVELS.indexOf(message.params?.level as (typeof LOG_LEVELS)[number]);
+        if (level >= 0) {
+          session.logLevel = level;
+          message.params!.level = LOG_LEVELS[this.lowestLogLevel()];
+        }
+        break;
+      }
+      case 'resources/subscribe':
+      case 'resources/unsubscribe': {
+        const uri = message.params?.uri;
+        if (typeof uri !== 'string') break;
+        if (message.method === 'resources/subscribe') this.subscribe(session, uri);
+        else if (this.unsubscribe(session, uri)) {
+          this.deps.telemetry.request('resources/unsubscribe', 'success', session.transport, 0, undefined);
+          return exchange.respond(resultResponse(message.id as JsonRpcId, {}));
+        }
+        break;
+      }
+    }
+    this.forward(session, message, exchange, headers);
+  }
+
+  private forward(session: Session, message: JsonRpcMessage, exchange: Exchange, headers: IncomingHttpHeaders | undefined): void {
+    const method = message.method!;
+    const params = message.params;
+    const meta = params?._meta;
+    const progressToken = meta !== undefined && isValidId(meta.progressToken) ? meta.progressToken : undefined;
+    const telemetry = this.deps.telemetry;
+    let tool: string | undefined;
+    let target: string | undefined;
+    if (method === 'tools/call') tool = telemetry.toolLabel(params?.name);
+    if ((method === 'tools/call' || method === 'prompts/get') && typeof params?.name === 'string') target = params.name.slice(0, 200);
+    const spanStart: SpanStart = { method, target, sessionId: session.id, requestId: message.id as JsonRpcId, transport: session.transport, headers, meta };
+    const span = telemetry.startSpan(spanStart);
+    const pending = this.pending.add(
+      { clientId: message.id as JsonRpcId, session, method, tool, exchange, progressToken, startedAt: performance.now(), span, internal: undefined },
+      this.deps.clock.now(),
+    );
+    message.id = pending.backendId;
+    if (progressToken !== undefined) meta!.progressToken = pending.backendId;
+    if (span) {
+      const forwarded = (message.params ??= {});
+      span.inject((forwarded._meta ??= {}));
+    }
+    session.lastForwarded = ++this.forwardSeq;
+    if (!this.deps.backend.send(JSON.stringify(message))) {
+      this.fail(pending, BACKEND_UNAVAILABLE, `backend unavailable: ${this.lifecycle.reason || 'not connected'}`, 'error');
+    }
+  }
+
+  private clientNotification(session: Session, message: JsonRpcMessage): void {
+    switch (message.method) {
+      case 'notifications/initialized':
+        return;
+      case 'notifications/cancelled': {
+        const pending = session.pending.get(message.params?.requestId as JsonRpcId);
+        if (!pending) return;
+        const reason = typeof message.params?.reason === 'string' ? message.params.reason : 'cancelled by client';
+        this.cancelInBackend(pending, reason);
+        return this.fail(pending, REQUEST_CANCELLED, `request cancelled: ${reason}`, 'error');
+      }
+      case 'notifications/roots/list_changed':
+        this.rootsHint = session;
+        break;
+    }
+    this.deps.backend.send(JSON.stringify(message));
+  }
+
+  private cancelInBackend(pending: Pending, reason: string): void {
+    this.deps.backend.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: pending.backendId, reason } }));
+  }
+
+  private internalRequest(method: string, params: Record<string, unknown>, callback: (message: JsonRpcMessage) => void): void {
+    const pending = this.pending.add(
+      { clientId: 0, session: undefined, method, tool: undefined, exchange: undefined, progressToken: undefined, startedAt: performance.now(), span: undefined, internal: callback },
+      this.deps.clock.now(),
+    );
+    if (!this.deps.backend.send(JSON.stringify({ jsonrpc: '2.0', id: pending.backendId, method, params }))) {
+      this.fail(pending, BACKEND_UNAVAILABLE, 'backend unavailable', 'error');
+    }
+  }
+
+  // ---- ending requests -------------------------------------------------------------------------
+
+  /** Ends a request with `message` (its id is replaced by the client's). No-op if it already ended. */
+  private finish(pending: Pending, message: JsonRpcMessage, status: RequestStatus): void {
+    if (this.pending.remove(pending)) this.complete(pending, message, status);
+  }
+
+  /** Delivers the outcome of a request already taken out of the table. */
+  private complete(pending: Pending, message: JsonRpcMessage, status: RequestStatus): void {
+    if (pending.internal) return pending.internal(message);
+    const session = pending.session!;
+    this.deps.telemetry.request(methodLabel(pending.method), status, session.transport, (performance.now() - pending.startedAt) / 1000, pending.tool);
+    pending.span?.end(status, message.error?.code);
+    message.id = pending.clientId;
+    pending.exchange?.respond(JSON.stringify(message));
+  }
+
+  private fail(pending: Pending, code: number, text: string, status: RequestStatus): void {
+    this.finish(pending, { jsonrpc: '2.0', error: { code, message: text } }, status);
+  }
+
+  // ---- backend → clients -----------------------------------------------------------------------
+
+  private onBackendLine(line: string): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      this.deps.logger.warn('backend wrote a line that is not JSON', { line: line.slice(0, 200) });
+      return;
+    }
+    if (Array.isArray(message)) for (const item of message) this.onBackendMessage(item);
+    else this.onBackendMessage(message);
+  }
+
+  private onBackendMessage(value: unknown): void {
+    if (typeof value !== 'object' || value === null) return;
+    const message = value as JsonRpcMessage;
+    if (message.method === undefined) {
+      const pending = this.pending.get(message.id);
+      if (!pending) {
+        this.deps.logger.debug('backend answered an unknown or finished request', { id: message.id });
+        return;
+      }
+      if (pending.method === 'tools/list' && message.result) this.learnTools(message.result);
+      return this.finish(pending, message, message.error ? 'error' : 'success');
+    }
+    if (message.id !== undefined && message.id !== null) {
+      if (message.method === 'ping') {
+        this.deps.backend.send(resultResponse(message.id, {}));
+        return;
+      }
+      return this.serverRequests.route(message);
+    }
+    this.serverNotification(message);
+  }
+
+  private serverNotification(message: JsonRpcMessage): void {
+    const method = message.method!;
+    const params = message.params;
+    if (method === 'notifications/progress') {
+      const pending = this.pending.get(params?.progressToken);
+      if (!pending?.session || pending.progressToken === undefined) return;
+      params!.progressToken = pending.progressToken;
+      const text = JSON.stringify(message);
+      if (!pending.exchange?.relate(text)) pending.session.deliver(text);
+      return;
+    }
+    if (method === 'notifications/message') {
+      const level = LOG_LEVELS.indexOf(params?.level as (typeof LOG_LEVELS)[number]);
+      const text = JSON.stringify(message);
+      for (const session of this.sessions.values()) {
+        if (session.logLevel >= 0 && level >= session.logLevel) session.deliver(text);
+      }
+      return;
+    }
+    if (method.endsWith('/list_changed')) {
+      const text = JSON.stringify(message);
+      for (const session of this.sessions.values()) session.deliver(text);
+      if (method === 'notifications/tools/list_changed') this.refreshTools();
+      return;
+    }
+    if (method === 'notifications/resources/updated') {
+      const subscribed = typeof params?.uri === 'string' ? this.subscribers.get(params.uri) : undefined;
+      if (!subscribed) return;
+      const text = JSON.stringify(message);
+      for (const session of subscribed) session.deliver(text);
+      return;
+    }
+    if (method === 'notifications/cancelled') return this.serverRequests.cancelledByServer(message);
+    this.deps.logger.debug('server notification with no recipient dropped', { method });
+  }
+
+  // ---- per-session server state (log level, subscriptions) -------------------------------------
+
+  private lowestLogLevel(): number {
+    let lowest = LOG_LEVELS.length - 1;
+    for (const session of this.sessions.values()) if (session.logLevel >= 0 && session.logLevel < lowest) lowest = session.logLevel;
+    return lowest;
+  }
+
+  private subscribe(session: Session, uri: string): void {
+    (session.subscriptions ??= new Set()).add(uri);
+    let set = this.subscribers.get(uri);
+    if (!set) this.subscribers.set(uri, (set = new Set()));
+    set.add(session);
+  }
+
+  /** True when other sessions still hold the subscription (the backend keeps it; answer locally). */
+  private unsubscribe(session: Session, uri: string): boolean {
+    session.subscriptions?.delete(uri);
+    const set = this.subscribers.get(uri);
+    set?.delete(session);
+    if (set && set.size > 0) return true;
+    this.subscribers.delete(uri);
+    return false;
+  }
+
+  private learnTools(result: unknown): void {
+    const tools = (result as { tools?: unknown }).tools;
+    if (!Array.isArray(tools)) return;
+    this.deps.telemetry.announceTools(tools.map((tool) => (tool as { name?: unknown })?.name).filter((name): name is string => typeof name === 'string'));
+  }
+
+  private refreshTools(cursor?: string, page = 0): void {
+    if (page >= TOOLS_LIST_MAX_PAGES) return;
+    this.internalRequest('tools/list', cursor ? { cursor } : {}, (message) => {
+      if (!message.result) return;
+      this.learnTools(message.result);
+      const next = (message.result as { nextCursor?: unknown }).nextCursor;
+      if (typeof next === 'string') this.refreshTools(next, page + 1);
+    });
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+
+  private onBackendReady(newProcess: boolean): void {
+    if (!newProcess) return;
+    this.refreshTools();
+    // A new process has none of the per-session state clients set on the old one: restore it.
+    const level = this.lowestLogLevel();
+    const anyLevel = [...this.sessions.values()].some((session) => session.logLevel >= 0);
+    if (anyLevel) this.internalRequest('logging/setLevel', { level: LOG_LEVELS[level] }, () => {});
+    for (const uri of this.subscribers.keys()) this.internalRequest('resources/subscribe', { uri }, () => {});
+  }
+
+  private onBackendDown(reason: string): void {
+    this.serverRequests.backendLost();
+    const text = `backend unavailable: ${reason}`;
+    for (const pending of this.pending.takeAll()) this.endRemoved(pending, BACKEND_UNAVAILABLE, text, 'error');
+  }
+
+  private endRemoved(pending: Pending, code: number, text: string, status: RequestStatus): void {
+    this.complete(pending, { jsonrpc: '2.0', error: { code, message: text } }, status);
+  }
+
+  private onSessionEnded(session: Session, reason: string): void {
+    this.deps.logger.debug('session ended', { session: session.id, reason });
+    for (const pending of [...session.pending.values()]) {
+      this.cancelInBackend(pending, `client session ended (${reason})`);
+      this.fail(pending, REQUEST_CANCELLED, `session ended: ${reason}`, 'error');
+    }
+    this.serverRequests.sessionEnded(session);
+    if (session.subscriptions) {
+      for (const uri of session.subscriptions) {
+        if (!this.unsubscribe(session, uri) && this.lifecycle.ready) this.internalRequest('resources/unsubscribe', { uri }, () => {});
+      }
+    }
+    if (this.rootsHint === session) this.rootsHint = undefined;
+  }
+
+  /** Timeouts of requests, server requests, readiness waiters and idle sessions. */
+  sweep(now: number, sessionsToo: boolean): void {
+    for (const pending of this.pending.takeExpired(now)) {
+      if (!pending.internal) this.cancelInBackend(pending, 'request timed out in the proxy');
+      this.endRemoved(pending, REQUEST_TIMEOUT, `request timed out after ${this.deps.config.limits.requestTimeoutMs} ms`, 'timeout');
+    }
+    this.serverRequests.sweep(now);
+    this.lifecycle.sweep(now);
+    if (sessionsToo) this.sessions.sweep(now);
+  }
+
+  /** Stops for good: every request in flight gets an error naming `reason`, every session ends. */
+  stop(reason: string): void {
+    this.lifecycle.stop(reason);
+    for (const pending of this.pending.takeAll()) this.endRemoved(pending, BACKEND_UNAVAILABLE, reason, 'error');
+    for (const session of [...this.sessions.values()]) this.sessions.end(session, reason);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Requests in flight to the backend, keyed by the backend-unique id the proxy gave them.
+ *
+ * Ids are one increasing integer sequence for the life of the proxy (never reused, not even across
+ * backend restarts), so a late answer can never be mistaken for another request's. Every request
+ * has the same timeout, so insertion order is deadline order: the timeout sweep stops at the first
+ * entry still in time instead of scanning the table, and no per-request timer exists.
+ */
+import type { JsonRpcId, JsonRpcMessage } from '../jsonrpc.ts';
+import type { SpanHandle } from '../telemetry/telemetry.ts';
+import type { Exchange, Session } from './session.ts';
+
+export interface Pending {
+  readonly backendId: number;
+  /** The id the client used; for the proxy's own requests, the backend id. */
+  readonly clientId: JsonRpcId;
+  /** Undefined for the proxy's own requests (handshake, tools/list...). */
+  readonly session: Session | undefined;
+  readonly method: string;
+  /** Metric label of a tools/call: an announced tool name, or "other". */
+  readonly tool: string | undefined;
+  readonly exchange: Exchange | undefined;
+  /** The client's progress token, when it asked for progress (the backend sees `backendId` instead). */
+  readonly progressToken: JsonRpcId | undefined;
+  /** `performance.now()` at receipt, for the latency histogram. */
+  readonly startedAt: number;
+  readonly deadline: number;
+  readonly span: SpanHandle | undefined;
+  /** For the proxy's own requests: receives the backend's answer (or a synthesized error). */
+  readonly internal: ((message: JsonRpcMessage) => void) | undefined;
+}
+
+export type PendingInit = Omit<Pending, 'backendId' | 'deadline'>;
+
+export class PendingTable {
+  private readonly entries = new Map<number, Pending>();
+  private nextId = 1;
+  private readonly timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    this.timeoutMs = timeoutMs;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  add(init: PendingInit, now: number): Pending {
+    const pending: Pending = { ...init, backendId: this.nextId++, deadline: now + this.timeoutMs };
+    this.entries.set(pending.backendId, pending);
+    init.session?.pending.set(init.clientId, pending);
+    return pending;
+  }
+
+  get(backendId: unknown): Pending | undefined {
+    return typeof backendId === 'number' ? this.entries.get(backendId) : undefined;
+  }
+
+  /** Removes an entry; false if it was already gone (answered, timed out, failed). */
+  remove(pending: Pending): boolean {
+    if (!this.entries.delete(pending.backendId)) return false;
+    const session = pending.session;
+    if (session && session.pending.get(pending.clientId) === pending) session.pending.delete(pending.clientId);
+    return true;
+  }
+
+  /** Removes and returns the entries whose deadline has passed. */
+  takeExpired(now: number): Pending[] {
+    const expired: Pending[] = [];
+    for (const pending of this.entries.values()) {
+      if (pending.deadline > now) break;
+      expired.push(pending);
+    }
+    for (const pending of expired) this.remove(pending);
+    return expired;
+  }
+
+  /** Removes and returns every entry. */
+  takeAll(): Pending[] {
+    const all = [...this.entries.values()];
+    for (const pending of all) this.remove(pending);
+    return all;
+  }
+}
