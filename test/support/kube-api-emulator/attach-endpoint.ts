@@ -35,6 +35,11 @@ export interface AttachSession {
   readonly containerID: string;
   /** Drops the TCP connection without a close frame (a network failure, a restarted apiserver). */
   drop(): void;
+  /**
+   * Half-open connection: from now on nothing passes in either direction and no close is sent
+   * (a NAT or load balancer that forgot the flow). Only a liveness probe can notice.
+   */
+  stall(): void;
 }
 
 export interface AttachEndpointOptions {
@@ -98,18 +103,20 @@ export class AttachEndpoint {
 
   private serve(ws: WebSocket, protocol: ChannelProtocol, pod: EmulatedPod, process: ContainerProcess, stdin: boolean): void {
     let lastActivity = Date.now();
+    let stalled = false;
     const send = (channel: number, frame: Buffer): void => {
       lastActivity = Date.now();
-      if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.of(channel), frame]));
+      if (ws.readyState === ws.OPEN && !stalled) ws.send(Buffer.concat([Buffer.of(channel), frame]));
     };
     const detach = process.attach({
       stdout: (frame) => send(STDOUT, frame),
       stderr: (frame) => send(STDERR, frame),
-      exited: () => this.endWith(ws, successStatus()),
+      exited: () => { if (!stalled) this.endWith(ws, successStatus()); },
     });
     const session: AttachSession = {
       protocol, pod: pod.spec.name, containerID: process.containerID,
       drop: () => ws.terminate(),
+      stall: () => { stalled = true; },
     };
     this.sessions.add(session);
     const idleMs = protocol === 'v4.channel.k8s.io' ? this.options.v4IdleTimeoutMs : 0;
@@ -117,7 +124,7 @@ export class AttachEndpoint {
       ? setInterval(() => { if (Date.now() - lastActivity >= idleMs) ws.terminate(); }, Math.max(10, idleMs / 4))
       : undefined;
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary || data.length === 0) return;
+      if (!isBinary || data.length === 0 || stalled) return;
       const channel = data[0];
       if (channel === STDIN && stdin) {
         lastActivity = Date.now();

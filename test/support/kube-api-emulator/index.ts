@@ -10,6 +10,7 @@
  *   // proxy config: { type: 'attach', namespace: kube.namespace, pod: kube.podName(), kubeconfig: kube.kubeconfigPath }
  *   await kube.faults.killContainer();                    // container restart: new containerID, restartCount + 1
  *   kube.faults.dropAttachments();                        // abrupt TCP drop of every attach, process lives on
+ *   kube.faults.stallAttachments();                       // half-open attach: nothing passes, no close
  *   await kube.faults.replacePod();                       // new uid (and a new name with `name`)
  *   kube.faults.forbid('get', 'pods/attach');             // 403 with an RBAC-style Status naming the permission
  *   kube.faults.setProtocols(['v4']);                     // a server without v5.channel.k8s.io
@@ -98,6 +99,8 @@ export interface KubeApiEmulator {
   readonly faults: {
     /** Abrupt TCP drop of every attach session (no close frame); returns how many. */
     dropAttachments(): number;
+    /** Half-opens every attach session: no traffic either way, no close (see AttachSession.stall). */
+    stallAttachments(): number;
     /** Kills the container's process (SIGKILL): attachers see Success + 1000, then the kubelet restarts it. */
     killContainer(signal?: NodeJS.Signals): Promise<ContainerExit>;
     /** Deletes the pod and creates its replacement (new uid; new name when given). */
@@ -176,6 +179,11 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
       dropAttachments: () => {
         const open = attach.open;
         for (const session of open) session.drop();
+        return open.length;
+      },
+      stallAttachments: () => {
+        const open = attach.open;
+        for (const session of open) session.stall();
         return open.length;
       },
       killContainer: async (signal = 'SIGKILL') => {

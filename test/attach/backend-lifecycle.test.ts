@@ -1,0 +1,167 @@
+/**
+ * The attach backend's lifecycle against the emulated API server, with a real server-everything
+ * behind it: waiting for the pod, dropped connections, container restarts, replaced pods, 403s.
+ */
+import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import { startKubeApiEmulator, type KubeApiEmulator, type KubeApiEmulatorOptions } from '../support/kube-api-emulator/index.ts';
+import { BackendHarness, isDown, isUp } from './harness.ts';
+
+jest.setTimeout(40_000);
+
+let kube: KubeApiEmulator | undefined;
+let harness: BackendHarness | undefined;
+afterEach(async () => {
+  await harness?.stop();
+  await kube?.stop();
+  harness = undefined;
+  kube = undefined;
+});
+
+async function setUp(options: KubeApiEmulatorOptions = {}, ...config: ConstructorParameters<typeof BackendHarness> extends [unknown, ...infer R] ? R : never): Promise<BackendHarness> {
+  kube = await startKubeApiEmulator(options);
+  harness = new BackendHarness(kube, ...config);
+  return harness;
+}
+
+describe('attach backend lifecycle', () => {
+  test('waits while the container is being created, then attaches and carries MCP both ways', async () => {
+    // GIVEN a pod that stays in ContainerCreating for a while
+    const h = await setUp({ startDelayMs: 800 });
+    // WHEN the backend starts
+    const up = await h.start();
+    // THEN it reported why it was not up, attached once the container ran, and MCP works
+    expect(h.statuses[0]).toMatchObject({ state: 'down', reason: expect.stringMatching(/waiting \(ContainerCreating\)|no pod/) });
+    expect(up).toMatchObject({ state: 'up', newProcess: true, detail: expect.stringContaining('everything-0') });
+    expect((await h.echo('hello')).result).toMatchObject({ content: [{ type: 'text', text: 'Echo: hello' }] });
+    expect(h.logsMatching(/^attach backend .* -> ready$/)).toHaveLength(1);
+  });
+
+  test('a dropped WebSocket re-attaches to the live process without a second initialize', async () => {
+    const h = await setUp();
+    await h.start();
+    expect(kube!.initializeCount()).toBe(1);
+    const before = h.statuses.length;
+    // WHEN the connection drops abruptly while the process lives on
+    expect(kube!.faults.dropAttachments()).toBe(1);
+    // THEN down names the cause, and the re-attach is to the same process
+    const down = await h.waitForStatus(isDown, before);
+    expect(down.reason).toMatch(/attach connection lost \(close 1006\); output written while detached is lost/);
+    const up = await h.waitForStatus(isUp, before);
+    expect(up.newProcess).toBe(false);
+    expect((await h.echo('after drop')).result).toMatchObject({ content: [{ text: 'Echo: after drop' }] });
+    expect(kube!.initializeCount()).toBe(1);
+    expect(kube!.pod().processes).toHaveLength(1);
+  });
+
+  test('a killed container is reported down at once and its replacement is a new process', async () => {
+    const h = await setUp();
+    await h.start();
+    const before = h.statuses.length;
+    const killedAt = Date.now();
+    // WHEN the container's process dies (the kubelet restarts it)
+    await kube!.faults.killContainer();
+    // THEN down comes well within 1 s, before the pod even shows the termination
+    await h.waitForStatus(isDown, before);
+    expect(Date.now() - killedAt).toBeLessThan(1000);
+    // AND the restarted container is attached as a new process, which must be initialized again
+    const up = await h.waitForStatus(isUp, before);
+    expect(up).toMatchObject({ newProcess: true, detail: expect.stringContaining('restartCount 1') });
+    await h.initialize();
+    expect((await h.echo('restarted')).result).toMatchObject({ content: [{ text: 'Echo: restarted' }] });
+    expect(kube!.initializeCount()).toBe(2);
+  });
+
+  test('a replaced pod found by label selector is a new process, under its new name', async () => {
+    const h = await setUp({ podName: 'everything-5f7c9-abcde' }, { pod: undefined, labelSelector: 'app.kubernetes.io/name=everything' });
+    await h.start();
+    const before = h.statuses.length;
+    // WHEN the pod is deleted and a new one (new name, new uid) takes its place
+    await kube!.faults.replacePod({ name: 'everything-5f7c9-xyz12', startDelayMs: 300 });
+    // THEN down names the deletion, and the new pod is attached as a new process
+    const down = await h.waitForStatus(isDown, before);
+    expect(down.reason).toMatch(/pod everything-5f7c9-abcde (is being deleted|was deleted|was replaced)/);
+    const up = await h.waitForStatus(isUp, before);
+    expect(up).toMatchObject({ newProcess: true, detail: expect.stringContaining('everything-5f7c9-xyz12') });
+    await h.initialize();
+    expect((await h.echo('new pod')).result).toMatchObject({ content: [{ text: 'Echo: new pod' }] });
+  });
+
+  test('fails with 403 on attach: never up, the log names the missing permission, recovers once granted', async () => {
+    // GIVEN RBAC without get on pods/attach
+    kube = await startKubeApiEmulator();
+    kube.faults.forbid('get', 'pods/attach');
+    harness = new BackendHarness(kube);
+    harness.backend.start();
+    // THEN the backend stays down with the permission in its reason and in an error log line
+    const down = await harness.waitForStatus((s) => isDown(s) && /403/.test(s.reason));
+    expect((down as { reason: string }).reason).toContain('403 Forbidden: missing permission get pods/attach "everything-0" in namespace "mcp-servers"');
+    const logged = harness.logsMatching(/attach forbidden: missing permission/);
+    expect(logged[0]).toMatchObject({ level: 'error', missingPermission: 'get pods/attach "everything-0" in namespace "mcp-servers"' });
+    expect(String(logged[0]!.error)).toContain('cannot get resource "pods/attach"');
+    expect(harness.statuses.some(isUp)).toBe(false);
+    // WHEN the permission is granted, the backend recovers on its own
+    kube.faults.allow('get', 'pods/attach');
+    await harness.waitForStatus(isUp);
+  });
+
+  test('fails with 403 on a namespace-wide pod list when RBAC is limited by resourceNames', async () => {
+    // GIVEN RBAC limited to the pod's name, and a config that selects by label
+    const h = await setUp({ resourceNamesOnly: true }, { pod: undefined, labelSelector: 'app.kubernetes.io/name=everything' });
+    h.backend.start();
+    const down = await h.waitForStatus((s) => isDown(s) && /403/.test(s.reason));
+    expect((down as { reason: string }).reason).toMatch(/missing permission list pods in namespace "mcp-servers"/);
+    expect(h.logsMatching(/pod watch forbidden/)[0]).toMatchObject({ level: 'error', missingPermission: expect.stringContaining('list pods') });
+  });
+
+  test('a named pod is watched with a fieldSelector, which RBAC limited by resourceNames allows', async () => {
+    const h = await setUp({ resourceNamesOnly: true });
+    await h.start();
+    expect((await h.echo('pinned')).result).toMatchObject({ content: [{ text: 'Echo: pinned' }] });
+  });
+
+  test('a half-open connection is detected by the idle probe and re-attached without re-initializing', async () => {
+    const h = await setUp({}, { idleProbeMs: 300 }, { probeTimeoutMs: 300 });
+    await h.start();
+    const before = h.statuses.length;
+    // WHEN the connection silently stops passing traffic (no close reaches the proxy)
+    kube!.faults.stallAttachments();
+    // THEN the probe notices, and the backend re-attaches to the same process
+    const down = await h.waitForStatus(isDown, before);
+    expect(down.reason).toMatch(/no reply to an MCP ping within 300 ms/);
+    const up = await h.waitForStatus(isUp, before);
+    expect(up.newProcess).toBe(false);
+    expect((await h.echo('probed')).result).toMatchObject({ content: [{ text: 'Echo: probed' }] });
+    expect(kube!.initializeCount()).toBe(1);
+  });
+
+  test('idle probes keep a v4 session alive through the kubelet streaming idle timeout', async () => {
+    // GIVEN a kubelet that closes v4 streams idle for 600 ms, and probes every 200 ms
+    const h = await setUp({ v4IdleTimeoutMs: 600 }, { idleProbeMs: 200 });
+    await h.start();
+    const before = h.statuses.length;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // THEN the session was never lost
+    expect(h.statuses.slice(before)).toEqual([]);
+    expect(kube!.attachSessions()).toHaveLength(1);
+  });
+
+  test('without idle probes the kubelet closes an idle v4 session, and the backend re-attaches (control)', async () => {
+    const h = await setUp({ v4IdleTimeoutMs: 600 }, { idleProbeMs: 0 });
+    await h.start();
+    const before = h.statuses.length;
+    const down = await h.waitForStatus(isDown, before);
+    expect(down.reason).toMatch(/close 1006/);
+    expect((await h.waitForStatus(isUp, before)).newProcess).toBe(false);
+  });
+
+  test('stop() detaches without ending the process (no EOF, no close-stdin frame)', async () => {
+    const h = await setUp({}, { protocol: 'v5' });
+    await h.start();
+    const process = kube!.pod().process!;
+    await h.stop();
+    harness = undefined;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(process.running).toBe(true);
+    expect(kube!.attachSessions()).toHaveLength(0);
+  });
+});
