@@ -1,0 +1,115 @@
+/**
+ * Properties that must hold for every object of the synthesized default app, not for one sample.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { attachRules } from '../../lib/_proxy-rbac.ts';
+import { CLUSTER_SCOPED_KINDS, defaultAppObjects, podTemplates } from './_load.ts';
+import { restrictedViolations } from './_pod-security-restricted.ts';
+import { unknownFields, validateAgainstModel } from './_schema.ts';
+
+const objects = defaultAppObjects();
+const id = (o: { kind: string; metadata: { namespace?: string; name?: string } }) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
+describe('the default app', () => {
+  test('synthesizes the servers of the scenario', () => {
+    const sets = objects.filter((o) => o.kind === 'StatefulSet').map(id);
+    expect(sets).toEqual(['StatefulSet mcp-servers/fetch', 'StatefulSet mcp-servers/gofetch', 'StatefulSet team-a/everything']);
+  });
+
+  test('every object is valid against its schema', async () => {
+    const failures: string[] = [];
+    for (const obj of objects) {
+      await validateAgainstModel(obj).catch((e: Error) => failures.push(`${id(obj)}: ${e.message}`));
+    }
+    expect(failures).toEqual([]);
+  });
+
+  test('no object carries a field its schema does not define', () => {
+    expect(unknownFields(objects)).toEqual([]);
+  });
+
+  test('every pod template meets each Pod Security restricted control', () => {
+    const templates = podTemplates(objects);
+    expect(templates.length).toBeGreaterThanOrEqual(6);
+    const violations = templates.flatMap(({ owner, template }) => restrictedViolations(template).map((v) => `${id(owner)}: ${v}`));
+    expect(violations).toEqual([]);
+  });
+
+  test('every container has requests, limits, a read-only root filesystem and IfNotPresent', () => {
+    for (const { owner, template } of podTemplates(objects)) {
+      for (const c of template.spec.containers) {
+        const where = `${id(owner)} container ${c.name}`;
+        expect([where, c.resources?.requests?.cpu && c.resources?.requests?.memory && c.resources?.limits?.cpu && c.resources?.limits?.memory]).toEqual([where, expect.any(String)]);
+        expect([where, c.securityContext.readOnlyRootFilesystem, c.imagePullPolicy]).toEqual([where, true, 'IfNotPresent']);
+      }
+    }
+  });
+
+  test('no cluster-scoped object has a namespace, and every namespaced one names its own', () => {
+    for (const obj of objects) {
+      expect([id(obj), obj.metadata.namespace === undefined]).toEqual([id(obj), CLUSTER_SCOPED_KINDS.has(obj.kind)]);
+    }
+  });
+
+  test('every object has an explicit name and the app.kubernetes.io labels', () => {
+    for (const obj of objects) {
+      expect(obj.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+      for (const label of ['app.kubernetes.io/name', 'app.kubernetes.io/part-of', 'app.kubernetes.io/managed-by']) {
+        expect([id(obj), label, typeof obj.metadata.labels?.[label]]).toEqual([id(obj), label, 'string']);
+      }
+    }
+    for (const { owner, template } of podTemplates(objects)) {
+      expect([id(owner), template.metadata.labels['app.kubernetes.io/instance']]).toEqual([id(owner), expect.any(String)]);
+    }
+  });
+
+  test('no Secret carries data', () => {
+    for (const secret of objects.filter((o) => o.kind === 'Secret')) {
+      expect([id(secret), secret.data, secret.stringData]).toEqual([id(secret), undefined, undefined]);
+    }
+  });
+
+  test('every Role and ClusterRole grants exactly attach to its own server pod, nothing more', () => {
+    const roles = objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole');
+    expect(roles.map(id)).toEqual(['Role mcp-servers/mcp-fetch-proxy', 'ClusterRole /mcp-team-a-everything-proxy']);
+    for (const role of roles) {
+      const server = role.metadata.labels!['app.kubernetes.io/instance']!;
+      expect(role.rules).toEqual([
+        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'watch'], resourceNames: [`${server}-0`] },
+        { apiGroups: [''], resources: ['pods/attach'], verbs: ['get', 'create'], resourceNames: [`${server}-0`] },
+      ]);
+      expect(role.rules).toEqual(attachRules([`${server}-0`]));
+    }
+  });
+
+  test('the namespace-scoped team role is bound in the team namespace only, to its proxy', () => {
+    const bindings = objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding');
+    expect(bindings.map((b) => [id(b), b.roleRef.kind, b.roleRef.name, b.subjects])).toEqual([
+      ['RoleBinding mcp-servers/mcp-fetch-proxy', 'Role', 'mcp-fetch-proxy', [{ kind: 'ServiceAccount', name: 'mcp-fetch-proxy', namespace: 'mcp-servers' }]],
+      ['RoleBinding team-a/mcp-everything-proxy', 'ClusterRole', 'mcp-team-a-everything-proxy', [{ kind: 'ServiceAccount', name: 'mcp-everything-proxy', namespace: 'team-a' }]],
+    ]);
+  });
+
+  test('every MCP and proxy pod is selected by an ingress and an egress NetworkPolicy', () => {
+    const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
+    const selects = (policy: any, namespace: string | undefined, labels: Record<string, string>) =>
+      policy.metadata.namespace === namespace &&
+      Object.entries(policy.spec.podSelector.matchLabels ?? {}).every(([k, val]) => labels[k] === val) &&
+      (policy.spec.podSelector.matchExpressions ?? []).length === 0;
+    const templates = podTemplates(objects);
+    for (const { owner, template } of templates) {
+      const covering = policies.filter((p) => selects(p, owner.metadata.namespace, template.metadata.labels));
+      const types = new Set(covering.flatMap((p) => p.spec.policyTypes));
+      expect([id(owner), [...types].sort()]).toEqual([id(owner), ['Egress', 'Ingress']]);
+    }
+  });
+
+  test('stdio servers accept no ingress at all; HTTP servers only their proxy on their port', () => {
+    const policy = (name: string) => objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)!;
+    expect(policy('fetch-ingress').spec.ingress).toEqual([]);
+    expect(policy('gofetch-ingress').spec.ingress).toEqual([{
+      from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'gofetch', 'app.kubernetes.io/name': 'toolhive-proxy' } } }],
+      ports: [{ port: 8080, protocol: 'TCP' }],
+    }]);
+  });
+});
