@@ -111,10 +111,15 @@ export function interpolateGrafana(expr: string, variables: Readonly<Record<stri
 
 type Schema = { type?: string; properties?: Record<string, Schema>; items?: Schema; additionalProperties?: boolean | Schema; 'x-kubernetes-preserve-unknown-fields'?: boolean };
 
+const schemas = new Map<string, Schema>();
+
 export function crdSchema(file: string, version: string): Schema {
+  const cached = schemas.get(`${file}@${version}`);
+  if (cached) return cached;
   const crd = parseYaml(readFileSync(new URL(`../../../shared/crds/${file}`, import.meta.url), 'utf8'));
   const v = crd.spec.versions.find((x: { name: string }) => x.name === version);
   if (!v) throw new Error(`${file} has no version ${version}`);
+  schemas.set(`${file}@${version}`, v.schema.openAPIV3Schema);
   return v.schema.openAPIV3Schema;
 }
 
