@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+/**
+ * `toolhive-proxy`: runs the proxy as a process.
+ *
+ *   toolhive-proxy --config /etc/toolhive-proxy/config.json
+ *   toolhive-proxy --port 8080 -- npx -y @modelcontextprotocol/server-everything
+ *
+ * Flags override the config file. SIGTERM/SIGINT drain (limits.shutdownGraceMs), a second signal
+ * exits at once.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ProxyConfigError, type ProxyConfig } from './config.ts';
+import { createLogger } from './log.ts';
+import { startProxy } from './main.ts';
+
+const HELP = `toolhive-proxy: one stdio MCP server, many Streamable HTTP and SSE clients
+
+Usage:
+  toolhive-proxy --config FILE [flags]
+  toolhive-proxy [flags] -- <command> [args...]     spawn a local stdio MCP server
+
+Flags (each overrides the config file):
+  --config FILE                   JSON configuration document (see proxy/README.md)
+  --server NAME                   server name: metric label and log field (default: "mcp" or the config's)
+  --host ADDRESS                  MCP listener address (default 0.0.0.0)
+  --port PORT                     MCP listener port: /mcp, /sse, /messages, /healthz, /readyz (default 8080)
+  --metrics-host ADDRESS          Prometheus listener address (default: --host)
+  --metrics-port PORT             Prometheus /metrics port; 0 disables it (default 9464)
+  --max-body-bytes N              largest request body, else 413 (default 4194304)
+  --request-timeout-ms N          per-request timeout (default 60000)
+  --max-sessions N                live sessions at most, else 503 (default 10000)
+  --session-idle-timeout-ms N     idle session expiry (default 1800000)
+  --max-in-flight N               requests in flight to the backend at most, else 503 (default 4096)
+  --backend-wait-ms N             how long a request waits for a backend that is not ready (default 10000)
+  --shutdown-grace-ms N           SIGTERM drain period (default 20000)
+  --allowed-host HOST             allowed Host header (repeatable; replaces the defaults)
+  --allowed-origin ORIGIN         allowed Origin header (repeatable)
+  --http URL                      reverse-proxy an HTTP MCP server instead of spawning one
+  --http-transport T              transport at --http URL: streamable-http (default) or sse
+  --log-level LEVEL               debug, info, warn or error (default info)
+  -h, --help                      this help
+`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  server: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'metrics-host': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'max-body-bytes': { type: 'string' },
+  'request-timeout-ms': { type: 'string' },
+  'max-sessions': { type: 'string' },
+  'session-idle-timeout-ms': { type: 'string' },
+  'max-in-flight': { type: 'string' },
+  'backend-wait-ms': { type: 'string' },
+  'shutdown-grace-ms': { type: 'string' },
+  'allowed-host': { type: 'string', multiple: true },
+  'allowed-origin': { type: 'string', multiple: true },
+  http: { type: 'string' },
+  'http-transport': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Flag values are passed as numbers when they look like numbers, so the validator reports them precisely. */
+const num = (value: string | undefined): number | string | undefined =>
+  value === undefined ? undefined : /^-?\d+$/.test(value) ? Number(value) : value;
+
+const defined = (object: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined));
+
+export function configFromArgs(argv: readonly string[]): { config: ProxyConfig; help: boolean } {
+  const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  const file = values.config ? (JSON.parse(readFileSync(values.config, 'utf8')) as Record<string, unknown>) : {};
+  const section = (name: string): Record<string, unknown> => (file[name] as Record<string, unknown> | undefined) ?? {};
+  let backend = file.backend as ProxyConfig['backend'] | undefined;
+  if (positionals.length > 0) backend = { type: 'spawn', command: positionals[0], args: positionals.slice(1) };
+  if (values.http) backend = { type: 'http', url: values.http, transport: (values['http-transport'] ?? 'streamable-http') as 'streamable-http' };
+  const security = defined({ ...section('security'), allowedHosts: values['allowed-host'] ?? section('security').allowedHosts, allowedOrigins: values['allowed-origin'] ?? section('security').allowedOrigins });
+  const config = defined({
+    ...file,
+    server: values.server ?? file.server ?? 'mcp',
+    backend,
+    listen: defined({ ...section('listen'), host: values.host, port: num(values.port), metricsHost: values['metrics-host'], metricsPort: num(values['metrics-port']) }),
+    limits: defined({
+      ...section('limits'),
+      maxBodyBytes: num(values['max-body-bytes']),
+      requestTimeoutMs: num(values['request-timeout-ms']),
+      maxSessions: num(values['max-sessions']),
+      sessionIdleTimeoutMs: num(values['session-idle-timeout-ms']),
+      maxInFlight: num(values['max-in-flight']),
+      backendWaitMs: num(values['backend-wait-ms']),
+      shutdownGraceMs: num(values['shutdown-grace-ms']),
+    }),
+    security,
+    logging: defined({ ...section('logging'), level: values['log-level'] }),
+  });
+  // `defined` drops undefined values only; explicit values from the file and flags stay for validation.
+  for (const key of ['listen', 'limits', 'security', 'logging']) {
+    const value = config[key] as Record<string, unknown>;
+    if (Object.keys(value).length === 0) delete config[key];
+  }
+  return { config: config as unknown as ProxyConfig, help: values.help ?? false };
+}
+
+async function main(): Promise<void> {
+  let parsed: { config: ProxyConfig; help: boolean };
+  try {
+    parsed = configFromArgs(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`toolhive-proxy: ${(error as Error).message}\n\n${HELP}`);
+    process.exit(2);
+  }
+  if (parsed.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (!parsed.config.backend) {
+    process.stderr.write(`toolhive-proxy: no backend: give --config FILE, --http URL, or -- <command> [args...]\n\n${HELP}`);
+    process.exit(2);
+  }
+  const level = parsed.config.logging?.level;
+  const logger = createLogger({ level: level === 'debug' || level === 'info' || level === 'warn' || level === 'error' ? level : 'info' });
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  try {
+    proxy = await startProxy(parsed.config, { logger });
+  } catch (error) {
+    if (error instanceof ProxyConfigError) process.stderr.write(`toolhive-proxy: ${error.message}\n`);
+    else logger.error('proxy failed to start', { error });
+    process.exit(error instanceof ProxyConfigError ? 2 : 1);
+  }
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn('second signal: exiting now', { signal });
+      process.exit(1);
+    }
+    logger.info('signal received: draining', { signal });
+    proxy.shutdown().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('shutdown failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+await main();
