@@ -32,6 +32,8 @@ export interface RunningProxy {
   readonly telemetry: ProxyTelemetry;
   /** The multiplexer (undefined for the http backend). */
   readonly mux: Multiplexer | undefined;
+  /** The stream backend (undefined for the http backend). */
+  readonly backend: StreamBackend | undefined;
   /** True once the backend is ready (stream backends: connected and initialized). */
   ready(): boolean;
   /**
@@ -85,7 +87,7 @@ export async function startProxy(input: ProxyConfig, deps: ProxyDeps = {}): Prom
     const url = urlOf(await listen(front.server, config.listen.port, config.listen.host));
     logger.info('proxy listening', { url, metricsUrl, backend: 'http', upstream: built.config.url });
     return {
-      url, metricsUrl, config, telemetry, mux: undefined,
+      url, metricsUrl, config, telemetry, mux: undefined, backend: undefined,
       ready: () => !front.draining,
       async shutdown(graceMs = config.limits.shutdownGraceMs) {
         await front.drain(graceMs);
@@ -162,7 +164,7 @@ export async function startProxy(input: ProxyConfig, deps: ProxyDeps = {}): Prom
   };
 
   return {
-    url, metricsUrl, config, telemetry, mux,
+    url, metricsUrl, config, telemetry, mux, backend,
     ready: () => mux.lifecycle.ready && !ctx.draining,
     shutdown: (graceMs = config.limits.shutdownGraceMs) => (shuttingDown ??= shutdown(graceMs)),
   };

@@ -50,6 +50,11 @@ export class SpawnBackend implements StreamBackend {
     this.backoff = new Backoff(config.restart);
   }
 
+  /** Process id of the running child, if any. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   onMessage(handler: (message: string) => void): void {
     this.messageHandler = handler;
   }

@@ -1,0 +1,41 @@
+/**
+ * The stream backends the proxy's end-to-end suites run against (`describe.each(backends)`).
+ * Each entry starts whatever its backend needs in front of a real
+ * `@modelcontextprotocol/server-everything` and returns the proxy's `backend` config section.
+ *
+ * To add a backend, append an entry: `start()` prepares it (e.g. an API-server emulator), `crash()`
+ * kills the real server process the way that backend would see it die, `stop()` cleans up.
+ */
+import type { BackendConfig } from '../../proxy/src/config.ts';
+import type { RunningProxy } from '../../proxy/src/main.ts';
+import type { SpawnBackend } from '../../proxy/src/backends/spawn.ts';
+import { EVERYTHING_SERVER } from './everything.ts';
+
+export interface StartedBackend {
+  readonly config: BackendConfig;
+  /** Kills the MCP server process (not the proxy) with SIGKILL; the backend must notice and recover. */
+  crash(proxy: RunningProxy): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface BackendFixture {
+  readonly name: string;
+  start(): Promise<StartedBackend>;
+}
+
+export const spawnBackend: BackendFixture = {
+  name: 'spawn',
+  async start() {
+    return {
+      config: { type: 'spawn', command: process.execPath, args: [EVERYTHING_SERVER, 'stdio'], restart: { initialDelayMs: 50, maxDelayMs: 500 } },
+      async crash(proxy) {
+        const pid = (proxy.backend as SpawnBackend).pid;
+        if (pid === undefined) throw new Error('spawn backend has no running child');
+        process.kill(pid, 'SIGKILL');
+      },
+      async stop() {},
+    };
+  },
+};
+
+export const backends: BackendFixture[] = [spawnBackend];
