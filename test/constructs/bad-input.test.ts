@@ -1,0 +1,96 @@
+/** Every invalid prop fails at synth time, naming the server, the field, the bad value and the fix. */
+import { describe, expect, test } from '@jest/globals';
+import { App, Chart } from 'cdk8s';
+import { McpArgoCdApplication, McpServer, McpTransport, McpVolume, PermissionProfile, RbacScope, ToolHiveProxy } from '../../lib/index.ts';
+import { newChart } from './_util.ts';
+
+const IMAGE = 'docker.io/mcp/fetch:2025.4.7';
+const server = (props: Partial<ConstructorParameters<typeof McpServer>[2]>, id = 'fetch') =>
+  () => new McpServer(newChart(), id, { image: IMAGE, ...props });
+
+describe('McpServer fails', () => {
+  test('fails on a name that is not a DNS-1123 label', () => {
+    expect(server({}, 'Fetch_Server')).toThrow(/mcp server "Fetch_Server": name "Fetch_Server" is not a DNS-1123 label: use lowercase/);
+  });
+
+  test('fails on a name too long for the derived names', () => {
+    const long = 'a'.repeat(46);
+    expect(server({}, long)).toThrow(new RegExp(`name "${long}" is 46 characters long: .*use at most 45`));
+  });
+
+  test('fails on a port out of range', () => {
+    expect(server({ transport: McpTransport.streamableHttp({ port: 70000 }) })).toThrow(/mcp server "fetch": transport port 70000 is out of range 1-65535/);
+    expect(server({ transport: McpTransport.sse({ port: 0 }) })).toThrow(/transport port 0 is out of range/);
+  });
+
+  // A port on stdio cannot be written: McpTransport.stdio() takes no options.
+  test('fails on more than one proxy replica for a stdio server', () => {
+    expect(() => new ToolHiveProxy(newChart(), 'p', { serverName: 'fetch', replicas: 2 })).toThrow(/mcp server "fetch": proxy.replicas 2 on a stdio server/);
+  });
+
+  test('fails on replicas > 1 for stdio', () => {
+    expect(server({ replicas: 2 })).toThrow(/mcp server "fetch": replicas 2 on a stdio server: .*use 1, or an HTTP transport/);
+  });
+
+  test('fails on replicas that are not positive integers', () => {
+    expect(server({ replicas: 0 })).toThrow(/replicas 0 is not a positive integer/);
+  });
+
+  test('fails on an image without tag or digest', () => {
+    expect(server({ image: 'docker.io/mcp/fetch' })).toThrow(/mcp server "fetch": image "docker.io\/mcp\/fetch" has no tag or digest: pin it/);
+    expect(server({ image: 'registry:5000/mcp/fetch' })).toThrow(/has no tag or digest/);
+    expect(server({ image: 'registry:5000/mcp/fetch@sha256:abc' })).not.toThrow();
+  });
+
+  test('fails on duplicate server names in a namespace, across charts', () => {
+    const app = new App();
+    new McpServer(new Chart(app, 'a', { namespace: 'mcp' }), 'fetch', { image: IMAGE });
+    expect(() => new McpServer(new Chart(app, 'b', { namespace: 'mcp' }), 'fetch', { image: IMAGE }))
+      .toThrow(/mcp server "fetch": a server named "fetch" already exists in namespace "mcp"/);
+    expect(() => new McpServer(new Chart(app, 'c', { namespace: 'other' }), 'fetch', { image: IMAGE })).not.toThrow();
+  });
+
+  test('fails on an allow-list CIDR that does not parse', () => {
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['10.0.0.0/33'] }) }))
+      .toThrow(/mcp server "fetch": permissionProfile allowList cidr "10.0.0.0\/33" is not a CIDR: write an address and a prefix length/);
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['example.com'] }) })).toThrow(/"example.com" is not a CIDR/);
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['2001:db8::/32'] }) })).not.toThrow();
+  });
+
+  test('fails on an allow list naming the cloud metadata endpoint, or empty', () => {
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['169.254.169.254/32'] }) })).toThrow(/cloud metadata endpoint, which is never reachable/);
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: [] }) })).toThrow(/permissionProfile allowList cidrs is an empty list/);
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['10.0.0.0/8'], ports: [0] }) })).toThrow(/allowList port 0 is out of range/);
+  });
+
+  test('fails on an empty namespace list, or one without the server namespace', () => {
+    expect(server({ proxy: { rbacScope: RbacScope.namespace([]) } })).toThrow(/mcp server "fetch": rbacScope namespaces is an empty list: list at least the server's namespace/);
+    expect(server({ proxy: { rbacScope: RbacScope.namespace(['team-b']) } })).toThrow(/rbacScope namespaces \[team-b\] do not include the server's namespace "mcp"/);
+  });
+
+  test('fails without a namespace', () => {
+    expect(() => new McpServer(new Chart(new App(), 'x'), 'fetch', { image: IMAGE })).toThrow(/the server has no namespace: give the chart a namespace/);
+  });
+
+  test('fails on bad resources, volumes and security overrides', () => {
+    expect(server({ resources: { cpuLimit: 'lots' } })).toThrow(/resources.cpuLimit "lots" is not a Kubernetes quantity/);
+    expect(server({ volumes: [McpVolume.emptyDir({ name: 'tmp', mountPath: '/scratch' })] })).toThrow(/repeats a volume name or mount path/);
+    expect(server({ volumes: [McpVolume.emptyDir({ name: 'x', mountPath: 'relative' })] })).toThrow(/mountPath "relative" is not an absolute path/);
+    expect(server({ securityContext: { runAsUser: 0 } })).toThrow(/runAsUser 0 is root: set allowRunAsRoot: true/);
+  });
+
+  test('fails when proxy settings are given with the proxy turned off', () => {
+    expect(server({ proxy: { enabled: false }, telemetry: { config: {} } })).toThrow(/`proxy.enabled` is false/);
+  });
+
+  test('fails when both observability and telemetry are given', () => {
+    expect(server({ telemetry: { config: {} }, observability: { bindProxy: () => ({ telemetry: {}, metricsScrapers: [], telemetryEgress: [] }) } }))
+      .toThrow(/both `observability` and `telemetry` are set/);
+  });
+});
+
+describe('McpArgoCdApplication fails', () => {
+  test('fails on a repo URL that is not a git URL', () => {
+    expect(() => new McpArgoCdApplication(newChart(), 'app', { repoUrl: 'not a url' })).toThrow(/repoUrl "not a url" is not a git URL/);
+  });
+});

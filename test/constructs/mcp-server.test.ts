@@ -1,0 +1,213 @@
+import { describe, expect, jest, test } from '@jest/globals';
+import { EnvFrom, McpServer, McpTransport, McpVolume, PermissionProfile } from '../../lib/index.ts';
+import { WARNING_PREFIX } from '../../lib/_warnings.ts';
+import { find, newChart, objectsOf } from './_util.ts';
+
+const IMAGE = 'docker.io/mcp/fetch:2025.4.7';
+
+describe('McpServer', () => {
+  test('defaults (snapshot)', () => {
+    // GIVEN
+    const chart = newChart();
+    // WHEN
+    new McpServer(chart, 'fetch', { image: IMAGE });
+    // THEN
+    expect(objectsOf(chart)).toMatchSnapshot();
+  });
+
+  test('stdio servers keep stdin open, have no tty and expose no port', () => {
+    const chart = newChart();
+    new McpServer(chart, 'fetch', { image: IMAGE });
+    const pod = find(chart, 'StatefulSet', 'fetch').spec.template.spec;
+    const mcp = pod.containers[0];
+    expect(mcp).toMatchObject({ name: 'mcp', stdin: true, stdinOnce: false, tty: false });
+    expect(mcp.ports).toBeUndefined();
+    expect(find(chart, 'Service', 'fetch').spec).toEqual({ clusterIP: 'None', selector: expect.any(Object) });
+    expect(pod.shareProcessNamespace).toBe(true);
+    expect(find(chart, 'StatefulSet', 'fetch').spec.replicas).toBe(1);
+  });
+
+  test('always mounts an emptyDir at /tmp and sets HOME there', () => {
+    const chart = newChart();
+    new McpServer(chart, 'fetch', { image: IMAGE });
+    const pod = find(chart, 'StatefulSet', 'fetch').spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } });
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
+    expect(pod.containers[0].env).toContainEqual({ name: 'HOME', value: '/tmp' });
+  });
+
+  test('gets a ServiceAccount without token and without any binding', () => {
+    const chart = newChart();
+    new McpServer(chart, 'fetch', { image: IMAGE, serviceAccountAnnotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/x' } });
+    const sa = find(chart, 'ServiceAccount', 'fetch');
+    expect(sa.automountServiceAccountToken).toBe(false);
+    expect(sa.metadata.annotations).toEqual({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/x' });
+    const subjects = objectsOf(chart).filter((o) => o.kind.endsWith('Binding')).flatMap((b) => b.subjects);
+    expect(subjects.map((s: any) => s.name)).not.toContain('fetch');
+    expect(find(chart, 'StatefulSet', 'fetch').spec.template.spec.automountServiceAccountToken).toBe(false);
+  });
+
+  test('HTTP servers expose their port, scale, and accept only their proxy on it', () => {
+    const chart = newChart();
+    new McpServer(chart, 'gofetch', { image: 'ghcr.io/x/gofetch:1.0.0', transport: McpTransport.streamableHttp({ port: 9000 }), replicas: 3 });
+    const set = find(chart, 'StatefulSet', 'gofetch');
+    expect(set.spec.replicas).toBe(3);
+    expect(set.spec.template.spec.containers[0].ports).toEqual([{ name: 'mcp', containerPort: 9000, protocol: 'TCP' }]);
+    expect(set.spec.template.spec.containers[0].stdin).toBe(false);
+    expect(find(chart, 'NetworkPolicy', 'gofetch-ingress').spec.ingress).toEqual([{
+      from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'gofetch', 'app.kubernetes.io/name': 'toolhive-proxy' } } }],
+      ports: [{ port: 9000, protocol: 'TCP' }],
+    }]);
+    expect(JSON.parse(find(chart, 'ConfigMap', 'mcp-gofetch-proxy').data['config.json']).backend)
+      .toEqual({ type: 'http', url: 'http://gofetch.mcp.svc:9000/mcp', transport: 'streamable-http' });
+  });
+
+  test('SSE servers default to /sse', () => {
+    const chart = newChart();
+    new McpServer(chart, 'legacy', { image: 'a/b:1', transport: McpTransport.sse({ port: 3000 }) });
+    expect(JSON.parse(find(chart, 'ConfigMap', 'mcp-legacy-proxy').data['config.json']).backend)
+      .toEqual({ type: 'http', url: 'http://legacy.mcp.svc:3000/sse', transport: 'sse' });
+  });
+
+  describe('permission profiles', () => {
+    const egress = (profile?: PermissionProfile) => {
+      const chart = newChart();
+      new McpServer(chart, 'fetch', { image: IMAGE, permissionProfile: profile });
+      return find(chart, 'NetworkPolicy', 'fetch-egress').spec;
+    };
+    const dns = {
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+      ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
+    };
+
+    test('none (the default) denies all egress', () => {
+      expect(egress()).toEqual({ podSelector: expect.any(Object), policyTypes: ['Egress'], egress: [] });
+    });
+
+    test('network allows everything but the cloud metadata endpoint', () => {
+      expect(egress(PermissionProfile.network()).egress).toEqual([dns, {
+        to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }, { ipBlock: { cidr: '::/0' } }],
+      }]);
+    });
+
+    test('allowList allows the CIDRs on the ports plus DNS, excluding metadata inside a CIDR', () => {
+      expect(egress(PermissionProfile.allowList({ cidrs: ['10.0.0.0/8', '169.254.0.0/16'], ports: [443, 8443] })).egress).toEqual([dns, {
+        to: [{ ipBlock: { cidr: '10.0.0.0/8' } }, { ipBlock: { cidr: '169.254.0.0/16', except: ['169.254.169.254/32'] } }],
+        ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 8443 }],
+      }]);
+    });
+  });
+
+  test('env from Secrets and ConfigMaps is by reference, never by value', () => {
+    const chart = newChart();
+    new McpServer(chart, 'gh', {
+      image: 'a/b:1',
+      env: { LOG: 'debug' },
+      envFrom: [EnvFrom.secretKey('TOKEN', 'gh-token', 'token'), EnvFrom.configMapKey('ORG', 'gh', 'org'), EnvFrom.secret('extra'), EnvFrom.configMap('more')],
+    });
+    const mcp = find(chart, 'StatefulSet', 'gh').spec.template.spec.containers[0];
+    expect(mcp.env).toEqual([
+      { name: 'HOME', value: '/tmp' }, { name: 'LOG', value: 'debug' },
+      { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'gh-token', key: 'token' } } },
+      { name: 'ORG', valueFrom: { configMapKeyRef: { name: 'gh', key: 'org' } } },
+    ]);
+    expect(mcp.envFrom).toEqual([{ secretRef: { name: 'extra' } }, { configMapRef: { name: 'more' } }]);
+    expect(objectsOf(chart).filter((o) => o.kind === 'Secret')).toEqual([]);
+  });
+
+  test('mounts ConfigMap, Secret, PVC and emptyDir volumes', () => {
+    const chart = newChart();
+    new McpServer(chart, 'fs', {
+      image: 'a/b:1',
+      volumes: [
+        McpVolume.configMap({ name: 'cfg', mountPath: '/etc/cfg', configMapName: 'fs-config' }),
+        McpVolume.secret({ name: 'creds', mountPath: '/var/creds', secretName: 'fs-creds' }),
+        McpVolume.persistentVolumeClaim({ name: 'data', mountPath: '/data', claimName: 'fs-data' }),
+        McpVolume.emptyDir({ name: 'cache', mountPath: '/cache', sizeLimit: '1Gi' }),
+      ],
+    });
+    const pod = find(chart, 'StatefulSet', 'fs').spec.template.spec;
+    expect(pod.volumes).toEqual([
+      { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+      { name: 'cfg', configMap: { name: 'fs-config' } },
+      { name: 'creds', secret: { secretName: 'fs-creds', defaultMode: 0o440 } },
+      { name: 'data', persistentVolumeClaim: { claimName: 'fs-data', readOnly: false } },
+      { name: 'cache', emptyDir: { sizeLimit: '1Gi' } },
+    ]);
+    expect(pod.containers[0].volumeMounts.map((m: any) => [m.mountPath, m.readOnly ?? false]))
+      .toEqual([['/tmp', false], ['/etc/cfg', true], ['/var/creds', true], ['/data', false], ['/cache', false]]);
+  });
+
+  test('resources, args and pod spec overrides reach the pod', () => {
+    const chart = newChart();
+    new McpServer(chart, 'fetch', {
+      image: IMAGE, args: ['--ignore-robots-txt'],
+      resources: { cpuLimit: '2', memoryLimit: '1Gi' },
+      podSpecOverrides: { nodeSelector: { pool: 'mcp' } },
+    });
+    const pod = find(chart, 'StatefulSet', 'fetch').spec.template.spec;
+    expect(pod.containers[0].args).toEqual(['--ignore-robots-txt']);
+    expect(pod.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '2', memory: '1Gi' } });
+    expect(pod.nodeSelector).toEqual({ pool: 'mcp' });
+  });
+
+  test('is hardened by default: non-root 65532, read-only root, no escalation, drop ALL, RuntimeDefault', () => {
+    const chart = newChart();
+    new McpServer(chart, 'fetch', { image: IMAGE });
+    const pod = find(chart, 'StatefulSet', 'fetch').spec.template.spec;
+    expect(pod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, runAsNonRoot: true });
+    expect(pod.containers[0].imagePullPolicy).toBe('IfNotPresent');
+  });
+
+  test('running as root takes an explicit prop and prints a warning', () => {
+    const warnings = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const chart = newChart();
+      new McpServer(chart, 'fetch', { image: IMAGE, securityContext: { allowRunAsRoot: true } });
+      const pod = find(chart, 'StatefulSet', 'fetch').spec.template.spec;
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: false, runAsUser: 0 });
+      expect(pod.containers[0].securityContext.capabilities).toEqual({ drop: ['ALL'] });
+      expect(warnings).toHaveBeenCalledWith(expect.stringMatching(new RegExp(`^\\${WARNING_PREFIX} mcp server "fetch": securityContext.allowRunAsRoot`)));
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+
+  test('a custom UID is used everywhere, without a warning', () => {
+    const warnings = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const chart = newChart();
+      new McpServer(chart, 'fetch', { image: IMAGE, securityContext: { runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000 } });
+      const pod = find(chart, 'StatefulSet', 'fetch').spec.template.spec;
+      expect(pod.securityContext).toMatchObject({ runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000 });
+      expect(warnings).not.toHaveBeenCalled();
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+
+  test('an image tagged latest synthesizes with a warning', () => {
+    const warnings = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      new McpServer(newChart(), 'fetch', { image: 'docker.io/mcp/fetch:latest' });
+      expect(warnings).toHaveBeenCalledWith(expect.stringMatching(/mcp server "fetch": image "docker.io\/mcp\/fetch:latest" uses the "latest" tag/));
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+
+  test('without a proxy, nothing reaches the server and no proxy objects exist', () => {
+    const chart = newChart();
+    const server = new McpServer(chart, 'gofetch', { image: 'a/b:1', transport: McpTransport.streamableHttp({ port: 8080 }), proxy: { enabled: false } });
+    expect(server.proxy).toBeUndefined();
+    expect(find(chart, 'NetworkPolicy', 'gofetch-ingress').spec.ingress).toEqual([]);
+    expect(objectsOf(chart).filter((o) => o.metadata.name.startsWith('mcp-'))).toEqual([]);
+  });
+
+  test('name and namespace props override the id and the chart namespace', () => {
+    const chart = newChart();
+    new McpServer(chart, 'Fetch', { image: IMAGE, name: 'fetch2', namespace: 'other' });
+    expect(find(chart, 'StatefulSet', 'fetch2').metadata.namespace).toBe('other');
+  });
+});
