@@ -1,0 +1,186 @@
+/**
+ * End to end: the messages that are not plain request/response. Progress, server-to-client requests
+ * (sampling, roots), cancellation, notifications that fan out or go to some sessions only, DELETE.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import {
+  CreateMessageRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema, ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema, type Progress,
+} from '@modelcontextprotocol/sdk/types.js';
+import { backends } from '../support/backends.ts';
+import { connectClient, raw, rawPost, rawSession, startTestProxy, textOf, waitFor, MCP_HEADERS, type TestProxy } from '../support/proxy-harness.ts';
+
+const sampleAnswer = (text: string) => async () => ({ model: 'test-model', role: 'assistant' as const, content: { type: 'text' as const, text } });
+
+describe.each(backends)('proxy streams over the $name backend', (fixture) => {
+  let proxy: TestProxy;
+  const clients: Client[] = [];
+  const connect = async (options: Parameters<typeof connectClient>[1] = {}) => {
+    const client = await connectClient(proxy, options);
+    clients.push(client);
+    return client;
+  };
+  beforeAll(async () => {
+    proxy = await startTestProxy(fixture);
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await proxy?.close();
+  });
+
+  it('delivers progress of a long-running tool to its own caller only', async () => {
+    const [a, b] = await Promise.all([connect(), connect()]);
+    const progress: Record<string, Progress[]> = { a: [], b: [] };
+    const run = (client: Client, key: string, steps: number) =>
+      client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps } }, undefined, { onprogress: (p) => progress[key].push(p) });
+    const [ra, rb] = await Promise.all([run(a, 'a', 3), run(b, 'b', 4)]);
+    expect(textOf(ra)).toContain('Steps: 3');
+    expect(textOf(rb)).toContain('Steps: 4');
+    expect(progress.a.map((p) => [p.progress, p.total])).toEqual([[1, 3], [2, 3], [3, 3]]);
+    expect(progress.b.map((p) => [p.progress, p.total])).toEqual([[1, 4], [2, 4], [3, 4], [4, 4]]);
+  });
+
+  it('streams progress on the POST response when the client asks for it', async () => {
+    const session = await rawSession(proxy.mcpUrl);
+    const reply = await rawPost(proxy.mcpUrl, session, {
+      jsonrpc: '2.0', id: 'p1', method: 'tools/call',
+      params: { name: 'trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 }, _meta: { progressToken: 'my-token' } },
+    });
+    expect(reply.headers.get('content-type')).toBe('text/event-stream');
+    const events = reply.text.split('\n\n').filter((block) => block.startsWith('event: message')).map((block) => JSON.parse(block.split('data: ')[1]));
+    expect(events.map((event) => event.method ?? 'response')).toEqual(['notifications/progress', 'notifications/progress', 'response']);
+    expect(events[0].params.progressToken).toBe('my-token');
+    expect(events[2].id).toBe('p1');
+  });
+
+  it('routes a sampling request to the client whose tool call caused it', async () => {
+    const a = await connect({ name: 'a', sampling: true });
+    const b = await connect({ name: 'b', sampling: true });
+    const busy = await connect({ name: 'busy' });
+    const asked: string[] = [];
+    a.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+      asked.push('a');
+      return sampleAnswer('answer from a')();
+    });
+    b.setRequestHandler(CreateMessageRequestSchema, async () => {
+      asked.push('b');
+      return sampleAnswer('answer from b')();
+    });
+    // A client without the sampling capability keeps requests in flight meanwhile.
+    const noise = Promise.all(Array.from({ length: 30 }, (_, i) => busy.callTool({ name: 'echo', arguments: { message: `n${i}` } })));
+    const fromA = await a.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } });
+    expect(JSON.stringify(fromA)).toContain('answer from a');
+    const fromB = await b.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } });
+    expect(JSON.stringify(fromB)).toContain('answer from b');
+    expect(asked).toEqual(['a', 'b']);
+    await noise;
+  });
+
+  it('answers the server with an error when no client can sample', async () => {
+    const plain = await connect({ name: 'no-sampling' });
+    const others = clients.filter((client) => client !== plain);
+    await Promise.all(others.map((client) => client.close()));
+    clients.splice(0, clients.length, plain);
+    const result = await plain.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } });
+    expect(result.isError).toBe(true);
+    expect(JSON.stringify(result)).toContain('no connected client can answer sampling/createMessage');
+  });
+
+  it('routes roots/list to the client that announced a roots change', async () => {
+    const client = await connect({ name: 'roots', roots: true });
+    client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///workspace/project', name: 'project' }] }));
+    await client.sendRootsListChanged();
+    await waitFor(async () => JSON.stringify(await client.callTool({ name: 'get-roots-list', arguments: {} })).includes('file:///workspace/project'), 5_000, 'roots synced');
+  });
+
+  it('cancels a request in the backend when its client cancels it', async () => {
+    const client = await connect();
+    const controller = new AbortController();
+    const call = client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 5 } }, undefined, { signal: controller.signal });
+    await waitFor(() => proxy.proxy.mux!.inFlight === 1, 5_000, 'request in flight');
+    controller.abort('user pressed stop');
+    await expect(call).rejects.toThrow();
+    await waitFor(() => proxy.proxy.mux!.inFlight === 0, 2_000, 'in-flight request cleared');
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'after cancel' } }))).toBe('Echo: after cancel');
+  });
+
+  it('fans list_changed out to every session', async () => {
+    const [a, b] = await Promise.all([connect(), connect()]);
+    let seenA = 0;
+    let seenB = 0;
+    a.setNotificationHandler(ResourceListChangedNotificationSchema, async () => void (seenA += 1));
+    b.setNotificationHandler(ResourceListChangedNotificationSchema, async () => void (seenB += 1));
+    const data = `data:text/plain;base64,${Buffer.from('hello').toString('base64')}`;
+    await a.callTool({ name: 'gzip-file-as-resource', arguments: { name: `r-${Date.now()}.gz`, data } });
+    await waitFor(() => seenA > 0 && seenB > 0, 5_000, 'list_changed on both sessions');
+  });
+
+  it('sends log messages only to sessions that set a level', async () => {
+    const [a, b] = await Promise.all([connect(), connect()]);
+    const logsA: unknown[] = [];
+    const logsB: unknown[] = [];
+    a.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => void logsA.push(n.params));
+    b.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => void logsB.push(n.params));
+    await a.setLoggingLevel('debug');
+    await a.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+    try {
+      await waitFor(() => logsA.length > 0, 5_000, 'a log message');
+      await b.ping();
+      expect(logsB).toEqual([]);
+    } finally {
+      await a.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+    }
+  });
+
+  it('sends resource updates only to subscribed sessions', async () => {
+    const [a, b] = await Promise.all([connect(), connect()]);
+    const updatesA: string[] = [];
+    const updatesB: string[] = [];
+    a.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => void updatesA.push(n.params.uri));
+    b.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => void updatesB.push(n.params.uri));
+    await a.subscribeResource({ uri: 'demo://resource/dynamic/text/1' });
+    await a.callTool({ name: 'toggle-subscriber-updates', arguments: {} });
+    try {
+      await waitFor(() => updatesA.length > 0, 5_000, 'a resource update');
+      expect(updatesA[0]).toBe('demo://resource/dynamic/text/1');
+      await b.ping();
+      expect(updatesB).toEqual([]);
+    } finally {
+      await a.callTool({ name: 'toggle-subscriber-updates', arguments: {} });
+      await a.unsubscribeResource({ uri: 'demo://resource/dynamic/text/1' });
+    }
+  });
+
+  it('ends a session on DELETE, failing its requests in flight', async () => {
+    const session = await rawSession(proxy.mcpUrl);
+    const pending = rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 1 } } });
+    await waitFor(() => proxy.proxy.mux!.inFlight >= 1, 5_000, 'request in flight');
+    const deleted = await raw(proxy.mcpUrl, { method: 'DELETE', headers: { ...MCP_HEADERS, 'mcp-session-id': session } });
+    expect(deleted.status).toBe(200);
+    const reply = await pending;
+    expect(reply.json()).toMatchObject({ id: 9, error: { code: -32800, message: expect.stringContaining('deleted by client') } });
+    const after = await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 10, method: 'ping' });
+    expect(after.status).toBe(404);
+    await waitFor(() => proxy.proxy.mux!.inFlight === 0, 2_000, 'in-flight cleared');
+  });
+});
+
+describe.each(backends)('request timeout over the $name backend', (fixture) => {
+  let proxy: TestProxy;
+  beforeAll(async () => {
+    proxy = await startTestProxy(fixture, { limits: { requestTimeoutMs: 400 } });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  it('answers a request the backend does not answer in time with a timeout error', async () => {
+    const session = await rawSession(proxy.mcpUrl);
+    const reply = await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 'slow', method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 3, steps: 1 } } });
+    expect(reply.json()).toMatchObject({ id: 'slow', error: { code: -32001, message: expect.stringContaining('timed out') } });
+    expect(proxy.proxy.mux!.inFlight).toBe(0);
+    const fast = await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 'fast', method: 'tools/call', params: { name: 'echo', arguments: { message: 'still here' } } });
+    expect(fast.json().result.content[0].text).toBe('Echo: still here');
+  });
+});
