@@ -50,10 +50,16 @@ export const PORTS = {
   grafana: 3000,
 } as const;
 
-/** Service names (fullnameOverride) and the DNS names built from them. */
+/** Service names (fullnameOverride, or our own) and the DNS names built from them. */
 export const SERVICES = {
   collector: 'otel-collector',
-  jaeger: 'jaeger',
+  /**
+   * A Service of our own in front of the Jaeger all-in-one pod: the chart named its Services
+   * `<fullname>-collector`/`-query` in its 4.x layout and `<fullname>` after, so we do not depend on either.
+   */
+  jaeger: 'jaeger-all-in-one',
+  /** fullnameOverride of the jaeger release. */
+  jaegerFullname: 'jaeger',
   kubePrometheusStack: 'kube-prometheus-stack',
   /** kube-prometheus-stack names its Prometheus `<fullname>-prometheus`. */
   prometheus: 'kube-prometheus-stack-prometheus',
@@ -65,7 +71,8 @@ export function serviceHost(service: string, namespace: string): string {
 
 export const POD_LABELS = {
   collector: { 'app.kubernetes.io/name': 'opentelemetry-collector', 'app.kubernetes.io/instance': RELEASES.openTelemetryCollector.releaseName },
-  jaeger: { 'app.kubernetes.io/name': 'jaeger', 'app.kubernetes.io/instance': RELEASES.jaeger.releaseName },
+  /** The all-in-one pod, labelled so by every layout of the jaeger chart. */
+  jaeger: { 'app.kubernetes.io/name': 'jaeger', 'app.kubernetes.io/instance': RELEASES.jaeger.releaseName, 'app.kubernetes.io/component': 'all-in-one' },
   /** prometheus-operator labels the pods of the Prometheus `kube-prometheus-stack-prometheus` so. */
   prometheus: { 'app.kubernetes.io/name': 'prometheus', 'operator.prometheus.io/name': SERVICES.prometheus },
   grafana: { 'app.kubernetes.io/name': 'grafana', 'app.kubernetes.io/instance': RELEASES.kubePrometheusStack.releaseName },

@@ -273,25 +273,46 @@ export function kubePrometheusStackValues(s: StackSettings): KubePrometheusStack
 
 // ---- jaeger ---------------------------------------------------------------------------------------
 
+interface JaegerResources {
+  readonly limits: { readonly memory: string };
+  readonly requests: { readonly cpu: string; readonly memory: string };
+}
+
+/**
+ * The jaeger chart changed layout within its 4.x series (Jaeger v2): the all-in-one was `allInOne`
+ * beside the v1 components and a provisioned Cassandra, then became `jaeger` alone. Both layouts
+ * mount `userconfig` as the binary's `--config`, and Helm ignores keys a chart does not read, so these
+ * values set the keys of both: whichever layout the pinned version has, it runs one all-in-one pod
+ * with our configuration, and nothing else.
+ */
 export interface JaegerValues {
   readonly fullnameOverride: string;
-  readonly jaeger: {
-    readonly enabled: true;
-    readonly resources: { readonly limits: { readonly memory: string }; readonly requests: { readonly cpu: string; readonly memory: string } };
-  };
-  /** A complete Jaeger v2 configuration, mounted by the chart as the all-in-one's `--config`. */
+  /** Later layout: the all-in-one Deployment. */
+  readonly jaeger: { readonly enabled: true; readonly resources: JaegerResources };
+  /** 4.x layout: the all-in-one Deployment, and the v1 components and data stores it would add otherwise. */
+  readonly allInOne: { readonly enabled: true; readonly resources: JaegerResources };
+  readonly agent: { readonly enabled: false };
+  readonly collector: { readonly enabled: false };
+  readonly query: { readonly enabled: false };
+  readonly provisionDataStore: { readonly cassandra: false; readonly elasticsearch: false; readonly kafka: false };
+  readonly storage: { readonly type: 'memory' };
+  /** A complete Jaeger v2 configuration, mounted as the all-in-one's `--config` (both layouts). */
   readonly userconfig: Readonly<Record<string, unknown>>;
 }
 
 export function jaegerValues(s: StackSettings): JaegerValues {
+  // In-memory storage grows with max_traces; the limit turns a mistake into a restart, not a node OOM.
+  const resources: JaegerResources = { limits: { memory: '1Gi' }, requests: { cpu: '100m', memory: '256Mi' } };
   return {
-    fullnameOverride: SERVICES.jaeger,
-    jaeger: {
-      enabled: true,
-      // In-memory storage grows with max_traces; the limit turns a mistake into a restart, not a node OOM.
-      resources: { limits: { memory: '1Gi' }, requests: { cpu: '100m', memory: '256Mi' } },
-    },
-    // Our own configuration rather than the chart's `config` defaults: only OTLP in, bounded memory, no
+    fullnameOverride: SERVICES.jaegerFullname,
+    jaeger: { enabled: true, resources },
+    allInOne: { enabled: true, resources },
+    agent: { enabled: false },
+    collector: { enabled: false },
+    query: { enabled: false },
+    provisionDataStore: { cassandra: false, elasticsearch: false, kafka: false },
+    storage: { type: 'memory' },
+    // Our own configuration rather than the chart's defaults: only OTLP in, bounded memory, no
     // Jaeger/Zipkin receivers (nothing here speaks them).
     userconfig: {
       service: {

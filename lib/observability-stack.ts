@@ -200,6 +200,8 @@ export class ObservabilityStack extends Construct implements IProxyObservability
   public readonly otlpEndpoint: string;
   /** The dashboard ConfigMap. */
   public readonly dashboard: ApiObject;
+  /** The Service the collector and Grafana reach Jaeger through (absent without Jaeger). */
+  public readonly jaegerService?: ApiObject;
   /** The alerting rules. */
   public readonly rules: PrometheusRule;
   /** Argo CD Applications, one per chart. */
@@ -271,6 +273,20 @@ export class ObservabilityStack extends Construct implements IProxyObservability
       },
       data: { [`${DASHBOARD_UID}.json`]: `${JSON.stringify(dashboardJson(), null, 2)}\n` },
     });
+
+    if (jaeger) {
+      this.jaegerService = new k8s.KubeService(this, 'JaegerService', {
+        metadata: { name: SERVICES.jaeger, namespace, labels: stackLabels('tracing') },
+        spec: {
+          selector: { ...POD_LABELS.jaeger },
+          ports: [
+            { name: 'otlp-grpc', port: PORTS.otlpGrpc, targetPort: k8s.IntOrString.fromNumber(PORTS.otlpGrpc), appProtocol: 'grpc' },
+            { name: 'otlp-http', port: PORTS.otlpHttp, targetPort: k8s.IntOrString.fromNumber(PORTS.otlpHttp) },
+            { name: 'http-query', port: PORTS.jaegerQuery, targetPort: k8s.IntOrString.fromNumber(PORTS.jaegerQuery) },
+          ],
+        },
+      });
+    }
 
     telemetryNetworkPolicies(this, this.settings, () => this.otlpSenders);
 

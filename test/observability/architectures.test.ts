@@ -25,14 +25,26 @@ describe('ObservabilityStack defaults', () => {
     expect({ objects: objects(), releases: stack.helmReleases() }).toMatchSnapshot();
   });
 
-  test('emits exactly a Namespace, the dashboard, two ingress policies, the rules and three Applications', () => {
+  test('emits exactly a Namespace, the dashboard, the Jaeger Service, two ingress policies, the rules and three Applications', () => {
     const { objects } = synthStack();
     expect(kinds(objects())).toEqual([
       'Application/jaeger', 'Application/kube-prometheus-stack', 'Application/otel-collector',
       'ConfigMap/toolhive-mcp-dashboard', 'Namespace/monitoring',
       'NetworkPolicy/jaeger-ingress', 'NetworkPolicy/otel-collector-ingress',
-      'PrometheusRule/toolhive-mcp-alerts',
+      'PrometheusRule/toolhive-mcp-alerts', 'Service/jaeger-all-in-one',
     ]);
+  });
+
+  test('the collector and Grafana reach Jaeger through a Service selecting the pods its policy admits traffic to', () => {
+    const { stack, objects } = synthStack();
+    const service = one(objects(), 'Service', 'jaeger-all-in-one');
+    const policy = one(objects(), 'NetworkPolicy', 'jaeger-ingress');
+    expect(service.spec.selector).toEqual(policy.spec.podSelector.matchLabels);
+    const { collector, kps } = values(stack);
+    const [host, port] = String((collector.config.exporters['otlp/jaeger'] as { endpoint: string }).endpoint).split(':');
+    expect(host).toBe('jaeger-all-in-one.monitoring.svc');
+    expect(service.spec.ports.map((p: any) => p.port)).toEqual(expect.arrayContaining([Number(port), 16686]));
+    expect(kps.grafana.additionalDataSources[0]!.url).toBe('http://jaeger-all-in-one.monitoring.svc:16686');
   });
 
   test('pins kube-prometheus-stack 77.12.0 and current collector and Jaeger charts', () => {

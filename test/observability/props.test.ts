@@ -15,8 +15,8 @@ describe('ObservabilityStack props', () => {
     for (const app of byKind(out, 'Application')) expect(app.spec.destination.namespace).toBe('observability');
     expect(stack.otlpEndpoint).toBe('http://otel-collector.observability.svc:4318');
     const kps = release<KubePrometheusStackValues>(stack, 'kube-prometheus-stack')!;
-    expect(kps.grafana.additionalDataSources[0]!.url).toBe('http://jaeger.observability.svc:16686');
-    expect(release<OpenTelemetryCollectorValues>(stack, 'otel-collector')!.config.exporters['otlp/jaeger']).toEqual({ endpoint: 'jaeger.observability.svc:4317', tls: { insecure: true } });
+    expect(kps.grafana.additionalDataSources[0]!.url).toBe('http://jaeger-all-in-one.observability.svc:16686');
+    expect(release<OpenTelemetryCollectorValues>(stack, 'otel-collector')!.config.exporters['otlp/jaeger']).toEqual({ endpoint: 'jaeger-all-in-one.observability.svc:4317', tls: { insecure: true } });
   });
 
   test('createNamespace: false leaves the Namespace to Helm or Argo CD', () => {
@@ -49,6 +49,7 @@ describe('ObservabilityStack props', () => {
     expect(stack.helmReleases().map((r) => r.releaseName)).toEqual(['kube-prometheus-stack', 'otel-collector']);
     expect(byKind(objects(), 'Application').map((a) => a.metadata.name)).toEqual(['kube-prometheus-stack', 'otel-collector']);
     expect(byKind(objects(), 'NetworkPolicy').map((p) => p.metadata.name)).toEqual(['otel-collector-ingress']);
+    expect(byKind(objects(), 'Service')).toEqual([]);
     expect(release<KubePrometheusStackValues>(stack, 'kube-prometheus-stack')!.grafana.additionalDataSources).toEqual([]);
     const collector = release<OpenTelemetryCollectorValues>(stack, 'otel-collector')!;
     expect(collector.config.service.pipelines.traces).toBeNull();
@@ -66,7 +67,10 @@ describe('ObservabilityStack props', () => {
   test('jaegerMaxTraces bounds the in-memory store', () => {
     const jaeger = release<JaegerValues>(synthStack({ jaegerMaxTraces: 1000 }).stack, 'jaeger')!;
     expect(jaeger.userconfig).toMatchObject({ extensions: { jaeger_storage: { backends: { memstore: { memory: { max_traces: 1000 } } } } } });
-    expect(jaeger.jaeger.resources.limits.memory).toBeDefined();
+    // Both layouts of the chart get the same memory limit and the in-memory store, never Cassandra.
+    expect(jaeger.jaeger.resources.limits.memory).toBe('1Gi');
+    expect(jaeger.allInOne.resources).toEqual(jaeger.jaeger.resources);
+    expect(jaeger.provisionDataStore).toEqual({ cassandra: false, elasticsearch: false, kafka: false });
   });
 
   test('samplingRatio reaches the proxies', () => {

@@ -6,13 +6,13 @@
 import { describe, expect, test } from '@jest/globals';
 import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1';
 import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
-import { ConfigMap, Namespace } from 'kubernetes-models/v1';
+import { ConfigMap, Namespace, Service } from 'kubernetes-models/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { MonitorKind, ObservabilityArchitecture, ObservabilityStack } from '../../lib/observability-stack.ts';
 import { crdSchema, fakeProxy, keyPaths, stringLeaves, synthStack, unknownFields, type Manifest } from './_support.ts';
 
 const MODELS: Record<string, { new (o: any): { validate(): void } }> = {
-  Application, PodMonitor, PrometheusRule, ServiceMonitor, ConfigMap, Namespace, NetworkPolicy,
+  Application, PodMonitor, PrometheusRule, ServiceMonitor, ConfigMap, Namespace, NetworkPolicy, Service,
 };
 const CRDS: Record<string, [file: string, version: string]> = {
   Application: ['argoproj.io_applications.yaml', 'v1alpha1'],
