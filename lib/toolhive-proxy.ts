@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import type { LimitsConfig, ProxyConfig, TelemetryConfig } from '../proxy/src/config.ts';
+import { DEFAULT_ALLOWED_HOSTS, validateProxyConfig, type LimitsConfig, type ProxyConfig, type TelemetryConfig } from '../proxy/src/config.ts';
 import { namespaceOf, standardLabels, selectorLabels } from './_metadata.ts';
 import { hardenedPodSpecDefaults, hardenedSecurity, IMAGE_PULL_POLICY, resourceRequirements, TMP_MOUNT, TMP_VOLUME } from './_pod-security.ts';
 import { createProxyExposure, createProxyNetworkPolicies } from './_proxy-network.ts';
@@ -233,7 +233,7 @@ export class ToolHiveProxy extends Construct {
         // Setting the list replaces the proxy's defaults, so they are repeated here, then the short
         // names in-namespace clients use and the exposure's hosts.
         allowedHosts: [...new Set([
-          'localhost', '127.0.0.1', '[::1]', '*.svc', '*.svc.cluster.local',
+          ...DEFAULT_ALLOWED_HOSTS,
           this.name, `${this.name}.${namespace}`,
           ...(props.exposure?.hostnames ?? []), ...(props.extraAllowedHosts ?? []),
         ])],
@@ -241,8 +241,13 @@ export class ToolHiveProxy extends Construct {
       ...(telemetry ? { telemetry } : {}),
       logging: { level: props.logLevel ?? 'info' },
     };
-    // VALIDATOR: call validateProxyConfig(this.config) from ../proxy/src/config.ts here once it
-    // exists, so a configuration the proxy would refuse fails `npm run synth` instead of the pod.
+    // The proxy's own validator, at synth time: a configuration the proxy would refuse fails
+    // `npm run synth` instead of a crash-looping pod.
+    try {
+      validateProxyConfig(this.config);
+    } catch (e) {
+      throw new McpInputError(server, `the proxy configuration is invalid: ${(e as Error).message}`);
+    }
     const configJson = `${JSON.stringify(this.config, null, 2)}\n`;
 
     this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {

@@ -83,6 +83,10 @@ describe('McpServer fails', () => {
     expect(server({ proxy: { enabled: false }, telemetry: { config: {} } })).toThrow(/`proxy.enabled` is false/);
   });
 
+  test('fails when the validator of the proxy refuses the configuration', () => {
+    expect(server({ proxy: { limits: { maxBodyBytes: -1 } } })).toThrow(/mcp server "fetch": the proxy configuration is invalid: .*maxBodyBytes/);
+  });
+
   test('fails when both observability and telemetry are given', () => {
     expect(server({ telemetry: { config: {} }, observability: { bindProxy: () => ({ telemetry: {}, metricsScrapers: [], telemetryEgress: [] }) } }))
       .toThrow(/both `observability` and `telemetry` are set/);
