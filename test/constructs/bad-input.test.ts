@@ -84,7 +84,7 @@ describe('McpServer fails', () => {
   });
 
   test('fails when the validator of the proxy refuses the configuration', () => {
-    expect(server({ proxy: { limits: { maxBodyBytes: -1 } } })).toThrow(/mcp server "fetch": the proxy configuration is invalid: .*maxBodyBytes/);
+    expect(server({ proxy: { limits: { maxBodyBytes: -1 } } })).toThrow(/mcp server "fetch": the proxy configuration is invalid: .*limits.maxBodyBytes: -1/s);
   });
 
   test('fails when both observability and telemetry are given', () => {
