@@ -10,6 +10,7 @@ import type { BackendConfig } from '../../proxy/src/config.ts';
 import type { RunningProxy } from '../../proxy/src/main.ts';
 import type { SpawnBackend } from '../../proxy/src/backends/spawn.ts';
 import { EVERYTHING_SERVER } from './everything.ts';
+import { startKubeApiEmulator } from './kube-api-emulator/index.ts';
 
 export interface StartedBackend {
   readonly config: BackendConfig;
@@ -38,4 +39,26 @@ export const spawnBackend: BackendFixture = {
   },
 };
 
-export const backends: BackendFixture[] = [spawnBackend];
+/**
+ * `attach`: the proxy reaches server-everything through an emulated Kubernetes API (pod watch +
+ * `pods/attach` WebSocket) from a kubeconfig, as it would in a cluster. A crash kills the
+ * container's process; the emulated kubelet restarts it (new containerID, restartCount + 1).
+ */
+export const attachBackend: BackendFixture = {
+  name: 'attach',
+  async start() {
+    const kube = await startKubeApiEmulator();
+    return {
+      config: {
+        type: 'attach', namespace: kube.namespace, pod: kube.podName(), kubeconfig: kube.kubeconfigPath,
+        reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
+      },
+      async crash() {
+        await kube.faults.killContainer('SIGKILL');
+      },
+      stop: () => kube.stop(),
+    };
+  },
+};
+
+export const backends: BackendFixture[] = [spawnBackend, attachBackend];
