@@ -337,6 +337,15 @@ export class ObservabilityStack extends Construct implements IProxyObservability
     return [this.rules, ...this.applications, ...this.monitors];
   }
 
+  /**
+   * Lets other workloads push OTLP to the collector (4317/4318). Bound proxies are admitted already;
+   * the collector's ingress policy refuses everyone else.
+   */
+  public allowOtlpFrom(peer: TelemetryPeer): void {
+    if (!DNS_LABEL.test(peer.namespace)) fail(`allowOtlpFrom: namespace "${peer.namespace}" is not a DNS-1123 label`);
+    this.otlpSenders.push({ namespace: peer.namespace, ...(peer.podLabels ? { podLabels: { ...peer.podLabels } } : {}) });
+  }
+
   public bindProxy(target: ProxyObservabilityTarget): ProxyObservabilityBinding {
     const key = `${target.namespace}/${target.serverName}`;
     if (this.boundServers.has(key)) fail(`proxy "${key}" is already bound; bindProxy runs once per proxy`);

@@ -194,6 +194,20 @@ describe('NetworkPolicies by architecture', () => {
     expect(pushed).toEqual([]);
   });
 
+  test('allowOtlpFrom admits another sender (a whole namespace, or labelled pods) to the collector', () => {
+    const { stack, objects } = synthStack();
+    stack.allowOtlpFrom({ namespace: 'apps' });
+    stack.allowOtlpFrom({ namespace: 'batch', podLabels: { app: 'etl' } });
+    expect(one(objects(), 'NetworkPolicy', 'otel-collector-ingress').spec.ingress[0]).toEqual({
+      from: [
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'apps' } } },
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'batch' } }, podSelector: { matchLabels: { app: 'etl' } } },
+      ],
+      ports: [{ protocol: 'TCP', port: 4317 }, { protocol: 'TCP', port: 4318 }],
+    });
+    expect(() => stack.allowOtlpFrom({ namespace: 'Apps' })).toThrow(/allowOtlpFrom: namespace "Apps" is not a DNS-1123 label/);
+  });
+
   test('Jaeger admits OTLP from the collector and queries from Grafana', () => {
     const policy = one(synthStack().objects(), 'NetworkPolicy', 'jaeger-ingress');
     expect(policy.spec.ingress.map((r: any) => [r.from[0].podSelector.matchLabels['app.kubernetes.io/name'], r.ports.map((p: any) => p.port)]))
