@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { App, Chart } from 'cdk8s';
 import {
-  McpArgoCdApplication, McpNamespace, McpServer, McpTransport, PermissionProfile, RbacScope,
+  Exposure, McpArgoCdApplication, McpNamespace, McpServer, McpTransport, PermissionProfile, RbacScope,
 } from './lib/index.ts';
 import { renderHelmChart } from './lib/dist/helm-chart.ts';
 import { formatSummary, summarizeServers } from './lib/dist/summary.ts';
@@ -32,6 +32,8 @@ export function buildApp(): App {
     image: 'ghcr.io/stackloklabs/gofetch/server:1.0.1',
     transport: McpTransport.streamableHttp({ port: 8080 }),
     permissionProfile: PermissionProfile.network(),
+    // Reachable from outside through the cluster's shared Gateway (dist/gateway-api/).
+    exposure: Exposure.httpRoute({ gatewayName: 'mcp-gateway', gatewayNamespace: 'gateway-system', hostnames: ['gofetch.mcp.example.com'] }),
   });
 
   // A team's own namespace; its proxy's role is one ClusterRole bound only there.
