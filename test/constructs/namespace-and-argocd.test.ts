@@ -1,0 +1,60 @@
+import { describe, expect, test } from '@jest/globals';
+import { McpArgoCdApplication, McpNamespace } from '../../lib/index.ts';
+import { find, newChart } from './_util.ts';
+
+describe('McpNamespace', () => {
+  test('enforces Pod Security restricted and carries no namespace of its own', () => {
+    // GIVEN a chart with a namespace, which cdk8s would stamp on every object
+    const chart = newChart('mcp');
+    // WHEN
+    new McpNamespace(chart, 'ns', { name: 'mcp', labels: { team: 'a' } });
+    // THEN
+    const ns = find(chart, 'Namespace', 'mcp');
+    expect(ns.metadata.namespace).toBeUndefined();
+    expect(ns.metadata.labels).toMatchObject({ team: 'a', 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' });
+  });
+
+  test('podSecurity sets the enforced level, warnings stay at restricted', () => {
+    const chart = newChart();
+    new McpNamespace(chart, 'ns', { name: 'legacy', podSecurity: 'baseline' });
+    expect(find(chart, 'Namespace', 'legacy').metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/warn': 'restricted' });
+  });
+
+  test('fails on a name that is not a namespace name', () => {
+    expect(() => new McpNamespace(newChart(), 'ns', { name: 'Team_A' })).toThrow(/namespace name "Team_A" is not a valid namespace name/);
+  });
+});
+
+describe('McpArgoCdApplication', () => {
+  test('defaults: syncs dist/ of main into the cluster Argo CD runs in, automated', () => {
+    // GIVEN
+    const chart = newChart(undefined);
+    // WHEN
+    new McpArgoCdApplication(chart, 'app', { repoUrl: 'https://github.com/org/repo.git' });
+    // THEN
+    expect(find(chart, 'Application', 'toolhive-cdk8s')).toMatchObject({
+      apiVersion: 'argoproj.io/v1alpha1',
+      metadata: { namespace: 'argocd' },
+      spec: {
+        project: 'default',
+        source: { repoURL: 'https://github.com/org/repo.git', targetRevision: 'main', path: 'dist' },
+        destination: { server: 'https://kubernetes.default.svc' },
+        syncPolicy: { automated: { prune: true, selfHeal: true }, syncOptions: ['CreateNamespace=false', 'PruneLast=true'] },
+      },
+    });
+  });
+
+  test('repo, revision, path, names and manual sync are props', () => {
+    const chart = newChart(undefined);
+    new McpArgoCdApplication(chart, 'app', {
+      repoUrl: 'git@github.com:org/repo.git', targetRevision: 'v1.2.0', path: 'deploy/dist', name: 'mcp',
+      argoCdNamespace: 'gitops', project: 'platform', destinationServer: 'https://prod.example.com', automated: false,
+    });
+    const app = find(chart, 'Application', 'mcp');
+    expect(app.metadata.namespace).toBe('gitops');
+    expect(app.spec.source).toEqual({ repoURL: 'git@github.com:org/repo.git', targetRevision: 'v1.2.0', path: 'deploy/dist' });
+    expect(app.spec.project).toBe('platform');
+    expect(app.spec.destination).toEqual({ server: 'https://prod.example.com' });
+    expect(app.spec.syncPolicy.automated).toBeUndefined();
+  });
+});
