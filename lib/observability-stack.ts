@@ -173,6 +173,7 @@ export interface ObservabilityHelmRelease<V extends object = object> extends Hel
 const DURATION = /^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$/;
 const BYTE_SIZE = /^(0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const SEMVER = /^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$/;
 
 /** A non-zero Prometheus duration (the CRD's pattern also accepts "" and "0", which mean nothing here). */
 function isDuration(value: string): boolean {
@@ -245,6 +246,12 @@ export class ObservabilityStack extends Construct implements IProxyObservability
     const admin = props.grafanaAdminSecret ?? { secretName: 'grafana-admin' };
     if (!admin.secretName) fail('grafanaAdminSecret.secretName is empty; name the Secret holding the Grafana admin user and password');
     const thresholds = resolveThresholds(props.alertThresholds);
+    for (const [chart, version] of Object.entries(props.chartVersions ?? {})) {
+      // A pinned release, not a range: `helm --version` and Argo CD accept ranges, which would unpin the install.
+      if (version !== undefined && !SEMVER.test(version)) fail(`chartVersions.${chart} "${version}" is not an exact chart version such as "1.2.3"`);
+    }
+    const argoNamespace = props.argoCd?.namespace ?? 'argocd';
+    if (!DNS_LABEL.test(argoNamespace)) fail(`argoCd.namespace "${argoNamespace}" is not a DNS-1123 label; e.g. "argocd"`);
 
     this.architecture = architecture;
     this.namespace = namespace;
@@ -296,7 +303,7 @@ export class ObservabilityStack extends Construct implements IProxyObservability
       spec: { groups: [{ name: 'toolhive-mcp', rules: alertRules(thresholds).map(toRule) }] },
     });
     const argo = {
-      namespace: props.argoCd?.namespace ?? 'argocd',
+      namespace: argoNamespace,
       project: props.argoCd?.project ?? 'default',
       destinationServer: props.argoCd?.destinationServer ?? 'https://kubernetes.default.svc',
       automated: props.argoCd?.automated ?? false,
