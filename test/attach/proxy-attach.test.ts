@@ -1,0 +1,153 @@
+/**
+ * The real proxy (config → attach backend → multiplexer → HTTP front) in front of the API emulator,
+ * with real MCP SDK clients: the attach-specific failures of issue 4, end to end.
+ */
+import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { AttachBackendConfig, ProxyConfig } from '../../proxy/src/config.ts';
+import { createLogger } from '../../proxy/src/log.ts';
+import { startProxy, type RunningProxy } from '../../proxy/src/main.ts';
+import { connectClient, raw, textOf, waitFor, type TestProxy } from '../support/proxy-harness.ts';
+import { startKubeApiEmulator, type KubeApiEmulator, type KubeApiEmulatorOptions } from '../support/kube-api-emulator/index.ts';
+
+jest.setTimeout(60_000);
+
+interface Setup {
+  readonly kube: KubeApiEmulator;
+  readonly proxy: RunningProxy;
+  readonly logs: Record<string, unknown>[];
+  /** The shape `connectClient` takes. */
+  readonly handle: TestProxy;
+}
+
+let setup: Setup | undefined;
+const clients: Client[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
+  await setup?.proxy.shutdown(0);
+  await setup?.kube.stop();
+  setup = undefined;
+});
+
+async function start(
+  options: KubeApiEmulatorOptions = {},
+  backend: Partial<AttachBackendConfig> = {},
+  overrides: Partial<ProxyConfig> = {},
+  configure: (kube: KubeApiEmulator) => void = () => {},
+): Promise<Setup> {
+  const kube = await startKubeApiEmulator(options);
+  configure(kube);
+  const logs: Record<string, unknown>[] = [];
+  const proxy = await startProxy({
+    server: 'everything',
+    backend: {
+      type: 'attach', namespace: kube.namespace, pod: kube.podName(), kubeconfig: kube.kubeconfigPath,
+      reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, ...backend,
+    },
+    listen: { host: '127.0.0.1', port: 0, metricsPort: 0 },
+    ...overrides,
+  }, { logger: createLogger({ level: 'info', write: (line) => { logs.push(JSON.parse(line) as Record<string, unknown>); } }) });
+  const handle = { proxy, mcpUrl: `${proxy.url}/mcp` } as TestProxy;
+  setup = { kube, proxy, logs, handle };
+  return setup;
+}
+
+async function client(s: Setup): Promise<Client> {
+  const c = await connectClient(s.handle);
+  clients.push(c);
+  return c;
+}
+
+const readyz = async (s: Setup): Promise<{ status: number; text: string }> => raw(`${s.proxy.url}/readyz`);
+
+interface Outcome { readonly startedAt: number; settledAt?: number; ok?: boolean; error?: string }
+
+describe('proxy over the attach backend', () => {
+  test('a container killed under load: every request in flight fails within 1 s, then service resumes without a proxy restart', async () => {
+    const s = await start();
+    await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
+    const sessions = await Promise.all(Array.from({ length: 8 }, () => client(s)));
+    const outcomes: Outcome[] = [];
+    const track = (call: () => Promise<unknown>): Promise<void> => {
+      const outcome: Outcome = { startedAt: Date.now() };
+      outcomes.push(outcome);
+      return call().then(
+        () => { outcome.ok = true; },
+        (e: Error) => { outcome.ok = false; outcome.error = e.message; },
+      ).finally(() => { outcome.settledAt = Date.now(); });
+    };
+    // Load: long operations that are surely in flight at the kill, plus a stream of echoes.
+    const long = sessions.map((c) => track(() => c.callTool(
+      { name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 1 } }, undefined, { timeout: 60_000 })));
+    let loading = true;
+    const echoLoops = sessions.map(async (c, i) => {
+      for (let n = 0; loading && n < 10_000; n++) {
+        await track(() => c.callTool({ name: 'echo', arguments: { message: `load-${i}-${n}` } }));
+        if (!s.proxy.ready()) await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    await waitFor(() => s.proxy.mux!.inFlight >= 8 && outcomes.filter((o) => o.ok).length >= 50, 15_000, 'load running');
+
+    // WHEN the container's process is killed
+    const killedAt = Date.now();
+    await s.kube.faults.killContainer('SIGKILL');
+    await Promise.all(long);
+    const pendingAtKill = outcomes.filter((o) => o.startedAt <= killedAt && (o.settledAt ?? Infinity) > killedAt);
+
+    // THEN every request in flight at the kill was answered within 1 s, the long ones with an error
+    const readiness = await readyz(s);
+    expect(pendingAtKill.length).toBeGreaterThanOrEqual(8);
+    for (const o of pendingAtKill) expect((o.settledAt ?? Infinity) - killedAt).toBeLessThan(1000);
+    for (const o of outcomes.slice(0, 8)) expect(o).toMatchObject({ ok: false, error: expect.stringMatching(/output written while detached is lost/) });
+    // AND readiness went false
+    expect(readiness.status).toBe(503);
+
+    // AND the proxy recovers by itself: the same sessions work against the new process
+    await waitFor(async () => (await readyz(s)).status === 200, 15_000, 'ready again');
+    loading = false;
+    await Promise.all(echoLoops);
+    const after = await Promise.all(sessions.map((c, i) => c.callTool({ name: 'echo', arguments: { message: `after-${i}` } })));
+    after.forEach((result, i) => expect(textOf(result)).toBe(`Echo: after-${i}`));
+    expect(s.kube.pod().object!.status.containerStatuses[0]!.restartCount).toBe(1);
+    expect(s.kube.initializeCount()).toBe(2);
+  });
+
+  test('a dropped WebSocket while the server lives: re-attached without a second initialize', async () => {
+    const s = await start();
+    await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
+    const c = await client(s);
+    expect(textOf(await c.callTool({ name: 'echo', arguments: { message: 'before' } }))).toBe('Echo: before');
+    const inFlight = c.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 1 } }).catch((e: Error) => e);
+    await waitFor(() => s.proxy.mux!.inFlight === 1, 5_000, 'request in flight');
+    // WHEN the attach connection drops abruptly
+    expect(s.kube.faults.dropAttachments()).toBe(1);
+    // THEN the request in flight is told its reply is lost, and the proxy re-attaches
+    expect(String(await inFlight)).toMatch(/attach connection lost.*output written while detached is lost/);
+    await waitFor(async () => (await readyz(s)).status === 200 && s.kube.attachSessions().length === 1, 15_000, 're-attached');
+    expect(textOf(await c.callTool({ name: 'echo', arguments: { message: 'after' } }))).toBe('Echo: after');
+    // AND the live process was not initialized again
+    expect(s.kube.initializeCount()).toBe(1);
+    expect(s.kube.pod().processes).toHaveLength(1);
+    expect(s.logs.filter((l) => l.msg === 'backend lifecycle' && l.to === 'handshaking')).toHaveLength(1);
+  });
+
+  test('fails readiness on a 403 and logs the missing verb and resource', async () => {
+    const s = await start({}, {}, { limits: { backendWaitMs: 300 } }, (kube) => kube.faults.forbid('get', 'pods/attach'));
+    await waitFor(() => s.logs.some((l) => l.msg === 'attach forbidden: missing permission'), 10_000, 'the 403 log line');
+    const line = s.logs.find((l) => l.msg === 'attach forbidden: missing permission')!;
+    expect(line).toMatchObject({ level: 'error', missingPermission: 'get pods/attach "everything-0" in namespace "mcp-servers"' });
+    const readiness = await readyz(s);
+    expect(readiness.status).toBe(503);
+    expect(readiness.text).toContain('403 Forbidden: missing permission get pods/attach');
+    expect(s.proxy.ready()).toBe(false);
+  });
+
+  test('works with a v4-only API server', async () => {
+    const s = await start({ protocols: ['v4'] });
+    await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
+    const c = await client(s);
+    expect((await c.listTools()).tools.map((t) => t.name)).toContain('echo');
+    expect(textOf(await c.callTool({ name: 'echo', arguments: { message: 'v4 only' } }))).toBe('Echo: v4 only');
+    expect(s.kube.negotiatedProtocols().every((p) => p === 'v4.channel.k8s.io')).toBe(true);
+  });
+});
