@@ -64,7 +64,7 @@ export async function startProxy(input: ProxyConfig, deps: ProxyDeps = {}): Prom
   const clock = deps.clock ?? systemClock;
   const logger = (deps.logger ?? createLogger({ level: config.logging.level })).child({ server: config.server });
   const built = deps.backend ? ({ type: 'stream', backend: deps.backend } as const) : await createBackend(config.backend, { logger: logger.child({ component: 'backend' }), clock });
-  const telemetry = createTelemetry(config, built.type === 'stream' ? built.backend.kind : 'http', logger);
+  const telemetry = await createTelemetry(config, built.type === 'stream' ? built.backend.kind : 'http', logger);
 
   let metricsServer: Server | undefined;
   let metricsUrl: string | undefined;

@@ -1,25 +1,24 @@
 /**
  * Builds the proxy's telemetry from its config: Prometheus metrics always (served unless
- * `metricsPort` is 0), OTLP metrics and traces when `telemetry.otlp` asks for them.
+ * `metricsPort` is 0), OTLP metrics and traces when `telemetry.otlp` asks for them. The OpenTelemetry
+ * SDK is imported only then: it is most of the proxy's memory when loaded, for nothing when unused.
  */
 import type { ResolvedProxyConfig } from '../config-validate.ts';
 import type { Logger } from '../log.ts';
-import { createOtlpMetrics } from './otlp-metrics.ts';
 import { createPrometheusMetrics, type PrometheusMetrics, type RequestRecorder } from './prometheus.ts';
 import { MAX_TOOL_LABELS, type Telemetry } from './telemetry.ts';
-import { createTracing } from './tracing.ts';
 
 export interface ProxyTelemetry extends Telemetry {
   readonly prometheus: PrometheusMetrics;
 }
 
-export function createTelemetry(config: ResolvedProxyConfig, backendKind: string, logger: Logger): ProxyTelemetry {
+export async function createTelemetry(config: ResolvedProxyConfig, backendKind: string, logger: Logger): Promise<ProxyTelemetry> {
   const prometheus = createPrometheusMetrics(config.server, backendKind);
   const otlp = config.telemetry.otlp;
   const recorders: RequestRecorder[] = [prometheus];
-  const otlpMetrics = otlp?.metrics ? createOtlpMetrics(config, backendKind, logger) : undefined;
+  const otlpMetrics = otlp?.metrics ? (await import('./otlp-metrics.ts')).createOtlpMetrics(config, backendKind, logger) : undefined;
   if (otlpMetrics) recorders.push(otlpMetrics);
-  const tracing = otlp?.traces ? createTracing(config, logger) : undefined;
+  const tracing = otlp?.traces ? (await import('./tracing.ts')).createTracing(config, logger) : undefined;
   const tools = new Set<string>();
   const [first, second] = recorders;
 
