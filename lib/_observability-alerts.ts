@@ -116,9 +116,10 @@ export function alertRules(thresholds: Required<AlertThresholds>): AlertRule[] {
       severity: 'warning',
       summary: 'MCP server {{ $labels.server }}: backend lost {{ $value | humanize }} times in 15 minutes',
       description: `The backend of {{ $labels.server }} was lost and recovered more than ${thresholds.restartsPer15m} times within 15 minutes.`,
-      runbook: 'See the Backend restarts panel by reason. "exit"/"container-restart": the server crashes under some request; correlate with the failing '
-        + 'tool calls and the container\'s OOMKilled status (raise memory limits). "attach-dropped": the attach connection itself drops; '
-        + 'check API server or node network health and idle timeouts on load balancers in the path.',
+      runbook: 'See the Backend restarts panel by reason. "crash"/"signal"/"container_restart": the server dies under some request; correlate with '
+        + 'the failing tool calls and the container\'s OOMKilled status (raise its memory limit). "start_failed": it cannot start (image, args, a missing Secret). '
+        + '"pod_replaced": something deletes or reschedules the pod (evictions, node drains). "connection_lost": the attach connection itself drops; '
+        + 'check API server and node network health and idle timeouts of load balancers in the path.',
     },
     {
       alert: 'McpServerNoTraffic',

@@ -93,6 +93,14 @@ describe('coverage of the proxy metrics', () => {
     }
   });
 
+  test('the restart runbook names only restart reasons the proxy records', async () => {
+    const { RESTART_REASONS } = await import('../../proxy/src/telemetry/telemetry.ts');
+    const runbook = alertRules(objects).find((r) => r.alert === 'McpBackendRestartStorm')!.annotations.runbook!;
+    const quoted = [...runbook.matchAll(/"([a-z_]+)"/g)].map((m) => m[1]!);
+    expect(quoted.length).toBeGreaterThanOrEqual(4);
+    expect(quoted.filter((q) => !(RESTART_REASONS as readonly string[]).includes(q))).toEqual([]);
+  });
+
   test('alert thresholds from props land in the expressions', () => {
     const rules = alertRules(synthStack({ alertThresholds: { errorRatio: 0.1, p99LatencySeconds: 2.5, toolFailureRatio: 0.5, restartsPer15m: 7 } }).objects());
     const byName = Object.fromEntries(rules.map((r) => [r.alert, r.expr]));
