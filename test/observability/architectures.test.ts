@@ -60,21 +60,34 @@ describe('ObservabilityStack defaults', () => {
 describe.each([
   {
     arch: ObservabilityArchitecture.collectorScrape(), metricsExporter: 'prometheus', metricReceivers: ['otlp', 'kubeletstats'],
-    scrapesCollector: true, remoteWriteReceiver: false, monitors: 0, otlpMetrics: true, dropsProxySeries: false,
+    scrapesCollector: true, remoteWriteReceiver: false, monitors: 0, otlpMetrics: true, dropsProxySeries: false, extraPolicies: [],
   },
   {
     arch: ObservabilityArchitecture.collectorRemoteWrite(), metricsExporter: 'prometheusremotewrite', metricReceivers: ['otlp', 'kubeletstats'],
-    scrapesCollector: false, remoteWriteReceiver: true, monitors: 0, otlpMetrics: true, dropsProxySeries: false,
+    scrapesCollector: false, remoteWriteReceiver: true, monitors: 0, otlpMetrics: true, dropsProxySeries: false, extraPolicies: ['NetworkPolicy/prometheus-ingress'],
   },
   {
     arch: ObservabilityArchitecture.directScrape(), metricsExporter: 'prometheus', metricReceivers: ['kubeletstats'],
-    scrapesCollector: true, remoteWriteReceiver: false, monitors: 1, otlpMetrics: false, dropsProxySeries: false,
+    scrapesCollector: true, remoteWriteReceiver: false, monitors: 1, otlpMetrics: false, dropsProxySeries: false, extraPolicies: [],
   },
   {
     arch: ObservabilityArchitecture.hybrid(), metricsExporter: 'prometheus', metricReceivers: ['otlp', 'kubeletstats'],
-    scrapesCollector: true, remoteWriteReceiver: false, monitors: 1, otlpMetrics: true, dropsProxySeries: true,
+    scrapesCollector: true, remoteWriteReceiver: false, monitors: 1, otlpMetrics: true, dropsProxySeries: true, extraPolicies: [],
   },
 ])('architecture $arch.name', (c) => {
+  test('emits exactly the objects of the architecture, plus one monitor per bound proxy when scraped directly', () => {
+    const { app, stack, all } = synthStack({ architecture: c.arch });
+    stack.bindProxy(fakeProxy(app, 'fetch', 'team-a').target);
+    stack.bindProxy(fakeProxy(app, 'github', 'team-b').target);
+    const monitors = c.monitors === 0 ? [] : ['ServiceMonitor/mcp-fetch-proxy', 'ServiceMonitor/mcp-github-proxy'];
+    expect(kinds(all())).toEqual([
+      'Application/jaeger', 'Application/kube-prometheus-stack', 'Application/otel-collector',
+      'ConfigMap/toolhive-mcp-dashboard', 'Namespace/monitoring',
+      'NetworkPolicy/jaeger-ingress', 'NetworkPolicy/otel-collector-ingress', ...c.extraPolicies,
+      'PrometheusRule/toolhive-mcp-alerts', 'Service/jaeger-all-in-one', ...monitors,
+    ].sort());
+  });
+
   test('the collector has a traces pipeline to Jaeger and a metrics pipeline to the right exporter', () => {
     const { collector } = values(synthStack({ architecture: c.arch }).stack);
     const pipelines = collector.config.service.pipelines;
