@@ -34,7 +34,9 @@ export function renderHelmChart(distFiles: readonly DistFile[], options: HelmCha
   };
   const templates: DistFile[] = [];
   for (const file of distFiles) {
-    if (file.path === 'kustomization.yaml' || !file.path.endsWith('.yaml') || file.path.startsWith('helm-values/')) {
+    // Argo CD Applications are the GitOps way in: inside a Helm release they would make Argo CD a
+    // second owner of the very objects Helm installs, so the chart leaves them out.
+    if (file.path === 'kustomization.yaml' || !file.path.endsWith('.yaml') || file.path.startsWith('helm-values/') || file.path.startsWith('argocd/')) {
       continue;
     }
     const objects = parseAllDocuments(file.content).map((d) => d.toJS() as ManifestObject).filter(Boolean);

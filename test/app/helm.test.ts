@@ -24,15 +24,17 @@ describe('the Helm chart', () => {
   const distFiles = renderDist(buildApp());
   const chartDir = join(work, 'toolhive-cdk8s');
   writeFiles(chartDir, renderHelmChart(distFiles, { version: '0.1.0' }));
-  const distObjects = distFiles.filter((f) => f.path.endsWith('.yaml') && f.path !== 'kustomization.yaml').flatMap((f) => objectsOf(f.content));
+  // Everything but the Argo CD Applications, which belong to the GitOps path, not to a Helm release.
+  const chartFiles = distFiles.filter((f) => f.path.endsWith('.yaml') && f.path !== 'kustomization.yaml' && !f.path.startsWith('argocd/'));
+  const distObjects = chartFiles.flatMap((f) => objectsOf(f.content));
   // dist/ keeps the kinds that need a CRD in subfolders.
-  const crdObjects = distFiles.filter((f) => f.path.includes('/')).flatMap((f) => objectsOf(f.content));
+  const crdObjects = chartFiles.filter((f) => f.path.includes('/')).flatMap((f) => objectsOf(f.content));
   const crdApiVersions = [...new Set(crdObjects.map((o) => `${o.apiVersion}/${o.kind}`))];
   const template = (args: string[]) => execFileSync(helmBinary(), ['template', 'mcp', chartDir, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
 
   test('renders exactly the objects of dist/ on a cluster that serves the CRD kinds', () => {
-    expect(crdApiVersions).toEqual(expect.arrayContaining(['argoproj.io/v1alpha1/Application', 'gateway.networking.k8s.io/v1/HTTPRoute']));
-    const rendered = objectsOf(template(crdApiVersions.flatMap((v) => ['--api-versions', v])));
+    expect(crdApiVersions).toEqual(expect.arrayContaining(['gateway.networking.k8s.io/v1/HTTPRoute']));
+    const rendered = objectsOf(template([...crdApiVersions, 'argoproj.io/v1alpha1/Application'].flatMap((v) => ['--api-versions', v])));
     expect(byKey(rendered)).toEqual(byKey(distObjects));
   });
 
@@ -40,6 +42,11 @@ describe('the Helm chart', () => {
     const rendered = objectsOf(template([]));
     const expected = distObjects.filter((o) => !crdApiVersions.includes(`${o.apiVersion}/${o.kind}`));
     expect(byKey(rendered)).toEqual(byKey(expected));
+  });
+
+  test('leaves out the Argo CD Applications of dist/argocd/', () => {
+    expect(distFiles.some((f) => f.path.startsWith('argocd/'))).toBe(true);
+    expect(template(['--api-versions', 'argoproj.io/v1alpha1/Application'])).not.toMatch(/kind: Application\b/);
   });
 
   test('has Chart.yaml with the given version', () => {
