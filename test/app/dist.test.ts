@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { parse, parseAllDocuments } from 'yaml';
+import { kubectlBinary } from './_tools.ts';
 
 const DIST = join(process.cwd(), 'dist');
 const fresh = mkdtempSync(join(tmpdir(), 'dist-'));
@@ -59,5 +60,13 @@ describe('dist/', () => {
     const kustomization = parse(readFileSync(join(fresh, 'kustomization.yaml'), 'utf8'));
     const topLevel = listFiles(fresh).filter((f) => !f.includes('/') && f !== 'kustomization.yaml');
     expect(kustomization).toEqual({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: topLevel });
+  });
+
+  test('`kubectl kustomize dist/` builds exactly the objects of the top-level files', () => {
+    const built = parseAllDocuments(execFileSync(kubectlBinary(), ['kustomize', fresh], { encoding: 'utf8' })).map((d) => d.toJS());
+    const topLevel = listFiles(fresh).filter((f) => !f.includes('/') && f !== 'kustomization.yaml')
+      .flatMap((f) => parseAllDocuments(readFileSync(join(fresh, f), 'utf8')).map((d) => d.toJS()));
+    const key = (o: any) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    expect(Object.fromEntries(built.map((o) => [key(o), o]))).toEqual(Object.fromEntries(topLevel.map((o) => [key(o), o])));
   });
 });
