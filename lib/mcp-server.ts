@@ -1,5 +1,10 @@
 /**
  * McpServer: one MCP server as a StatefulSet with no permissions and no way in except its proxy.
+ *
+ * Objects are built from the generated Kubernetes types (`k8s.Kube*`), not cdk8s-plus's L2
+ * constructs: every field of these manifests is a security decision, and cdk8s-plus fills in its
+ * own (pull policy Always, 2 replicas, default resources, no seccomp, hashed names for generated
+ * policies) that we would otherwise have to find and undo one by one.
  */
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
