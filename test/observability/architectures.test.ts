@@ -100,6 +100,22 @@ describe.each([
     expect(collector.ports.prometheus !== undefined).toBe(c.metricsExporter === 'prometheus');
   });
 
+  test('every component a collector pipeline names is configured (by us, or by the preset that adds it)', () => {
+    const { collector } = values(synthStack({ architecture: c.arch }).stack);
+    const defined = (section: Readonly<Record<string, unknown>>) => Object.entries(section).filter(([, v]) => v !== null).map(([k]) => k);
+    const receivers = [...defined(collector.config.receivers), ...(collector.presets.kubeletMetrics.enabled ? ['kubeletstats'] : [])];
+    const processors = [...defined(collector.config.processors), ...(collector.presets.kubernetesAttributes.enabled ? ['k8sattributes'] : [])];
+    const exporters = defined(collector.config.exporters);
+    for (const pipeline of Object.values(collector.config.service.pipelines)) {
+      if (!pipeline) continue;
+      expect(pipeline.receivers.filter((r) => !receivers.includes(r))).toEqual([]);
+      expect(pipeline.processors.filter((p) => !processors.includes(p))).toEqual([]);
+      expect(pipeline.exporters.filter((e) => !exporters.includes(e))).toEqual([]);
+      // memory_limiter first (refuse before buffering), batch last (batch what survived).
+      expect([pipeline.processors[0], pipeline.processors.at(-1)]).toEqual(['memory_limiter', 'batch']);
+    }
+  });
+
   test('Prometheus scrapes the collector only when it exports for scraping, and receives remote write only when it is pushed to', () => {
     const { kps } = values(synthStack({ architecture: c.arch }).stack);
     const spec = kps.prometheus.prometheusSpec;
@@ -225,6 +241,22 @@ describe('NetworkPolicies by architecture', () => {
     const policy = one(synthStack().objects(), 'NetworkPolicy', 'jaeger-ingress');
     expect(policy.spec.ingress.map((r: any) => [r.from[0].podSelector.matchLabels['app.kubernetes.io/name'], r.ports.map((p: any) => p.port)]))
       .toEqual([['opentelemetry-collector', [4317, 4318]], ['grafana', [16686]]]);
+  });
+});
+
+describe('Jaeger configuration', () => {
+  test('its pipeline, storage and query name only components it defines', () => {
+    const jaeger = values(synthStack().stack).jaeger as { userconfig: any };
+    const config = jaeger.userconfig;
+    const traces = config.service.pipelines.traces;
+    expect(traces.receivers.every((r: string) => r in config.receivers)).toBe(true);
+    expect(traces.processors.every((p: string) => p in config.processors)).toBe(true);
+    expect(traces.exporters.every((e: string) => e in config.exporters)).toBe(true);
+    expect(config.service.extensions.every((e: string) => e in config.extensions)).toBe(true);
+    const backends = Object.keys(config.extensions.jaeger_storage.backends);
+    expect(backends).toContain(config.exporters.jaeger_storage_exporter.trace_storage);
+    expect(backends).toContain(config.extensions.jaeger_query.storage.traces);
+    expect(Object.keys(config.receivers)).toEqual(['otlp']);
   });
 });
 
