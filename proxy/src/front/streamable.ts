@@ -124,7 +124,8 @@ const NO_EXCHANGE = { respond: () => {}, relate: () => false };
 
 async function initialize(ctx: FrontContext, res: ServerResponse, message: JsonRpcMessage, acceptsJson: boolean): Promise<void> {
   if (ctx.draining) return sendError(res, 503, PROXY_OVERLOADED, 'proxy is shutting down', null, { 'retry-after': '1', connection: 'close' });
-  if (!(await admit(ctx, res, 1, TRANSPORT, 'initialize'))) return;
+  // initialize is answered from the cached handshake: it needs the backend ready, not in-flight capacity.
+  if (!(await admit(ctx, res, 0, TRANSPORT, 'initialize'))) return;
   const session = ctx.mux.sessions.create(TRANSPORT, ctx.clock.now());
   if (!session) {
     ctx.telemetry.request('initialize', 'rejected', TRANSPORT, 0, undefined);

@@ -52,6 +52,8 @@ export class BackendLifecycle {
   reason = 'backend starting';
   /** The backend's `initialize` result, answered (with a negotiated version) to every client. */
   initResult: Record<string, unknown> | undefined;
+  /** The cause of the last loss, kept while recovering so errors say why the backend is not ready. */
+  private lastLoss = '';
   private generation = 0;
   private waiters: Waiter[] = [];
   private retryTimer: unknown;
@@ -91,6 +93,7 @@ export class BackendLifecycle {
     this.clearRetry();
     const wasUp = this.state === 'ready' || this.state === 'handshaking';
     this.reason = status.reason;
+    this.lastLoss = status.reason;
     this.transition('down', { reason: status.reason, retryInMs: status.retryInMs });
     if (wasUp) this.deps.telemetry.backendRestart(restartReasonLabel(status.reason));
     this.deps.onDown(status.reason);
@@ -98,7 +101,7 @@ export class BackendLifecycle {
 
   private handshake(generation: number, detail: string | undefined): void {
     this.clearRetry();
-    this.reason = 'backend MCP handshake in progress';
+    this.reason = this.lastLoss ? `backend MCP handshake in progress (after: ${this.lastLoss})` : 'backend MCP handshake in progress';
     this.transition('handshaking', { detail });
     this.deps.request(
       'initialize',
@@ -124,6 +127,7 @@ export class BackendLifecycle {
 
   private becomeReady(newProcess: boolean, detail: string | undefined): void {
     this.reason = '';
+    this.lastLoss = '';
     const serverInfo = this.initResult?.serverInfo as { name?: unknown; version?: unknown } | undefined;
     this.transition('ready', { newProcess, detail, protocolVersion: this.backendProtocolVersion, serverName: serverInfo?.name, serverVersion: serverInfo?.version });
     this.deps.onReady(newProcess);

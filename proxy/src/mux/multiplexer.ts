@@ -46,6 +46,8 @@ export class Multiplexer {
   private readonly deps: MultiplexerDeps;
   private readonly maxInFlight: number;
   private forwardSeq = 0;
+  /** The proxy's own requests in flight (handshake, tools/list...): they do not use clients' capacity. */
+  private internalInFlight = 0;
   private rootsHint: Session | undefined;
   /** uri → sessions subscribed to it. */
   private readonly subscribers = new Map<string, Set<Session>>();
@@ -85,13 +87,14 @@ export class Multiplexer {
     this.deps.backend.start();
   }
 
+  /** Client requests in flight to the backend (the proxy's own few requests not counted). */
   get inFlight(): number {
-    return this.pending.size;
+    return this.pending.size - this.internalInFlight;
   }
 
-  /** Whether `count` more requests fit under `limits.maxInFlight` (waiters for readiness count too). */
+  /** Whether `count` more client requests fit under `limits.maxInFlight` (waiters for readiness count too). */
   hasCapacity(count: number): boolean {
-    return this.pending.size + this.lifecycle.waiting + count <= this.maxInFlight;
+    return this.inFlight + this.lifecycle.waiting + count <= this.maxInFlight;
   }
 
   // ---- client → backend ------------------------------------------------------------------------
@@ -202,6 +205,7 @@ export class Multiplexer {
       { clientId: 0, session: undefined, method, tool: undefined, exchange: undefined, progressToken: undefined, startedAt: performance.now(), span: undefined, internal: callback },
       this.deps.clock.now(),
     );
+    this.internalInFlight += 1;
     if (!this.deps.backend.send(JSON.stringify({ jsonrpc: '2.0', id: pending.backendId, method, params }))) {
       this.fail(pending, BACKEND_UNAVAILABLE, 'backend unavailable', 'error');
     }
@@ -216,7 +220,10 @@ export class Multiplexer {
 
   /** Delivers the outcome of a request already taken out of the table. */
   private complete(pending: Pending, message: JsonRpcMessage, status: RequestStatus): void {
-    if (pending.internal) return pending.internal(message);
+    if (pending.internal) {
+      this.internalInFlight -= 1;
+      return pending.internal(message);
+    }
     const session = pending.session!;
     this.deps.telemetry.request(methodLabel(pending.method), status, session.transport, (performance.now() - pending.startedAt) / 1000, pending.tool);
     pending.span?.end(status, message.error?.code);

@@ -1,0 +1,101 @@
+/**
+ * Limits: sessions, requests in flight, a backend that never becomes ready, idle session expiry.
+ * Each breach is a clear HTTP status with a JSON-RPC error body, and the proxy keeps serving.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { spawnBackend, type BackendFixture } from '../support/backends.ts';
+import { MCP_HEADERS, raw, rawPost, rawSession, startTestProxy, waitFor, type TestProxy } from '../support/proxy-harness.ts';
+
+const initialize = (mcpUrl: string) =>
+  raw(mcpUrl, {
+    method: 'POST',
+    headers: { ...MCP_HEADERS },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
+  });
+
+const longCall = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 0.8, steps: 1 } } });
+
+describe('limits', () => {
+  let proxy: TestProxy | undefined;
+  afterEach(async () => {
+    await proxy?.close();
+    proxy = undefined;
+  });
+
+  it('refuses sessions beyond maxSessions with 503 and Retry-After, and accepts again after one ends', async () => {
+    proxy = await startTestProxy(spawnBackend, { limits: { maxSessions: 3 } });
+    const sessions = await Promise.all([1, 2, 3].map(() => rawSession(proxy!.mcpUrl)));
+    const refused = await initialize(proxy.mcpUrl);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBeTruthy();
+    expect(refused.json().error.message).toContain('maxSessions');
+    await raw(proxy.mcpUrl, { method: 'DELETE', headers: { 'mcp-session-id': sessions[0] } });
+    expect((await initialize(proxy.mcpUrl)).status).toBe(200);
+  });
+
+  it('refuses requests beyond maxInFlight with 503 and Retry-After', async () => {
+    proxy = await startTestProxy(spawnBackend, { limits: { maxInFlight: 2 } });
+    const session = await rawSession(proxy.mcpUrl);
+    const running = [rawPost(proxy.mcpUrl, session, longCall(1)), rawPost(proxy.mcpUrl, session, longCall(2))];
+    await waitFor(() => proxy!.proxy.mux!.inFlight === 2, 5_000, 'two requests in flight');
+    const refused = await rawPost(proxy.mcpUrl, session, longCall(3));
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(refused.json().error.message).toContain('maxInFlight');
+    for (const reply of await Promise.all(running)) expect(reply.json().result).toBeDefined();
+    expect((await rawPost(proxy.mcpUrl, session, longCall(4))).json().result).toBeDefined();
+    const metrics = await proxy.proxy.telemetry.prometheus.registry.metrics();
+    expect(metrics).toMatch(/toolhive_mcp_requests_total\{server="everything",method="tools\/call",status="rejected",transport="streamable-http"\} 1/);
+  });
+
+  it('answers 503 naming the cause when the backend does not become ready in backendWaitMs', async () => {
+    const broken: BackendFixture = {
+      name: 'broken',
+      async start() {
+        return {
+          config: { type: 'spawn', command: process.execPath, args: ['-e', 'process.exit(3)'], restart: { initialDelayMs: 100, maxDelayMs: 200 } },
+          crash: async () => {},
+          stop: async () => {},
+        };
+      },
+    };
+    const backend = await broken.start();
+    const { startProxy } = await import('../../proxy/src/main.ts');
+    const { silentLogger } = await import('../../proxy/src/log.ts');
+    const running = await startProxy({ server: 'broken', backend: backend.config, listen: { host: '127.0.0.1', port: 0, metricsPort: 0 }, limits: { backendWaitMs: 300 } }, { logger: silentLogger });
+    try {
+      await waitFor(() => running.mux!.lifecycle.state === 'down', 5_000, 'backend down');
+      const started = Date.now();
+      const reply = await initialize(`${running.url}/mcp`);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      expect(reply.status).toBe(503);
+      expect(reply.headers.get('retry-after')).toBeTruthy();
+      expect(reply.json().error.message).toContain('child exited with code 3');
+      const readyz = await raw(`${running.url}/readyz`);
+      expect(readyz.status).toBe(503);
+      expect(readyz.text).toContain('child exited with code 3');
+      expect((await raw(`${running.url}/healthz`)).status).toBe(200);
+    } finally {
+      await running.shutdown(0);
+    }
+  });
+
+  it('expires idle sessions (404 afterwards)', async () => {
+    proxy = await startTestProxy(spawnBackend, { limits: { sessionIdleTimeoutMs: 200 } });
+    const session = await rawSession(proxy.mcpUrl);
+    expect((await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 1, method: 'ping' })).status).toBe(200);
+    await waitFor(() => proxy!.proxy.mux!.sessions.get(session) === undefined, 5_000, 'session expired');
+    expect((await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 2, method: 'ping' })).status).toBe(404);
+  });
+
+  it('does not expire a session whose GET stream is open', async () => {
+    proxy = await startTestProxy(spawnBackend, { limits: { sessionIdleTimeoutMs: 200 } });
+    const session = await rawSession(proxy.mcpUrl);
+    const controller = new AbortController();
+    const stream = await fetch(proxy.mcpUrl, { headers: { accept: 'text/event-stream', 'mcp-session-id': session }, signal: controller.signal });
+    expect(stream.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(proxy.proxy.mux!.sessions.get(session)).toBeDefined();
+    controller.abort();
+  });
+});
