@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { attachTarget } from './attach-target.ts';
 import type { Driver } from './drivers.ts';
 import { HttpConnection } from './http-client.ts';
 import { HttpDriver, StdioDriver } from './drivers.ts';
@@ -80,6 +81,7 @@ export const TARGETS: readonly TargetSpec[] = [
       args: [PROXY_CLI, '--host', '127.0.0.1', '--port', String(port), '--metrics-port', '0', '--', node, ...serverStdio],
     })),
   },
+  attachTarget,
   {
     name: 'stdio',
     description: 'raw stdio client: JSON lines straight into the server (upper bound, no HTTP)',
