@@ -8,20 +8,9 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { startProxy, type RunningProxy } from '../../proxy/src/main.ts';
 import { EVERYTHING_SERVER } from '../support/everything.ts';
-import { MCP_HEADERS, raw, testLogger, textOf, waitFor } from '../support/proxy-harness.ts';
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+import { freePort, MCP_HEADERS, raw, testLogger, textOf, waitFor } from '../support/proxy-harness.ts';
 
 async function startUpstream(transport: 'streamableHttp' | 'sse'): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();

@@ -4,6 +4,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createServer } from 'node:net';
 import type { ProxyConfig } from '../../proxy/src/config.ts';
 import { createLogger, silentLogger, type Logger } from '../../proxy/src/log.ts';
 import { startProxy, type RunningProxy } from '../../proxy/src/main.ts';
@@ -45,6 +46,18 @@ export async function startTestProxy(fixture: BackendFixture, overrides: ConfigO
       await backend.stop();
     },
   };
+}
+
+/** A TCP port free at the time of the call (for listeners that treat 0 as "off"). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

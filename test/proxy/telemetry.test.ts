@@ -1,0 +1,118 @@
+/**
+ * Telemetry end to end: Prometheus `/metrics` on its own port with bounded labels, and OTLP/HTTP
+ * traces and metrics received by a local collector endpoint (real exporters, real HTTP).
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { spawnBackend } from '../support/backends.ts';
+import { freePort, raw, rawPost, rawSession, startTestProxy, waitFor, type TestProxy } from '../support/proxy-harness.ts';
+
+const call = (name: string, id: number | string = 1, meta?: Record<string, unknown>) => ({
+  jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { message: 'm' }, ...(meta ? { _meta: meta } : {}) },
+});
+
+describe('Prometheus metrics', () => {
+  let proxy: TestProxy;
+  beforeAll(async () => {
+    proxy = await startTestProxy(spawnBackend, { listen: { metricsPort: await freePort() } });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  it('counts requests by method, status and transport, and tool calls by announced tool', async () => {
+    const session = await rawSession(proxy.mcpUrl);
+    await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    for (let i = 0; i < 3; i++) await rawPost(proxy.mcpUrl, session, call('echo', i));
+    await rawPost(proxy.mcpUrl, session, call('no-such-tool-xyz', 9));
+    const scraped = await raw(proxy.proxy.metricsUrl!);
+    expect(scraped.headers.get('content-type')).toContain('text/plain');
+    const text = scraped.text;
+    expect(text).toMatch(/toolhive_mcp_requests_total\{server="everything",method="tools\/call",status="success",transport="streamable-http"\} 4/);
+    expect(text).toMatch(/toolhive_mcp_tool_calls_total\{server="everything",tool="echo",status="success"\} 3/);
+    expect(text).toMatch(/toolhive_mcp_tool_calls_total\{server="everything",tool="other",status="success"\} 1/);
+    expect(text).not.toContain('no-such-tool-xyz');
+    expect(text).toMatch(/toolhive_mcp_request_duration_seconds_bucket\{le="0.0005",server="everything",method="tools\/call",status="success",transport="streamable-http"\} \d+/);
+    expect(text).toMatch(/toolhive_mcp_sessions\{server="everything",transport="streamable-http"\} [1-9]/);
+    expect(text).toMatch(/toolhive_mcp_backend_up\{server="everything",backend="spawn"\} 1/);
+    expect(text).toMatch(/toolhive_mcp_inflight_requests\{server="everything"\} 0/);
+    expect(text).toMatch(/toolhive_mcp_active_connections\{server="everything",transport="streamable-http"\} 0/);
+  });
+
+  it('serves /metrics on the metrics port only', async () => {
+    expect(new URL(proxy.proxy.metricsUrl!).port).not.toBe(new URL(proxy.proxy.url).port);
+    expect((await raw(`${proxy.proxy.url}/metrics`)).status).toBe(404);
+  });
+
+  it('records unknown methods as "other"', async () => {
+    const session = await rawSession(proxy.mcpUrl);
+    await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 1, method: 'made/up-method' });
+    const text = await proxy.proxy.telemetry.prometheus.registry.metrics();
+    expect(text).not.toContain('made/up-method');
+    expect(text).toMatch(/toolhive_mcp_requests_total\{server="everything",method="other",status="error",transport="streamable-http"\} 1/);
+  });
+});
+
+describe('OTLP export', () => {
+  let collector: Server;
+  let endpoint: string;
+  const received: Record<string, unknown[]> = { '/v1/traces': [], '/v1/metrics': [] };
+  let proxy: TestProxy;
+
+  beforeAll(async () => {
+    collector = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        (received[req.url ?? ''] ??= []).push({ headers: req.headers, body: JSON.parse(body) });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    proxy = await startTestProxy(spawnBackend, {
+      telemetry: { serviceName: 'proxy-under-test', otlp: { endpoint, headers: { 'x-tenant': 'team-a' }, metricsExportIntervalMs: 200 } },
+    });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    collector?.close();
+  });
+
+  it('exports a span per request named "<method> <target>" with MCP attributes and the client trace as parent', async () => {
+    const session = await rawSession(proxy.mcpUrl);
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    await rawPost(proxy.mcpUrl, session, call('echo', 'traced'), { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+    const metaTrace = '0af7651916cd43dd8448eb211c80319c';
+    await rawPost(proxy.mcpUrl, session, call('echo', 'meta', { traceparent: `00-${metaTrace}-b7ad6b7169203331-01` }));
+    await proxy.close(); // flushes the batch processor
+    const spans = (received['/v1/traces'] as Array<{ headers: Record<string, string>; body: any }>).flatMap((request) =>
+      request.body.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans.map((span: any) => ({ span, resource: rs.resource, headers: request.headers })))),
+    );
+    const fromHeader = spans.find(({ span }) => span.traceId === traceId);
+    expect(fromHeader).toBeDefined();
+    expect(fromHeader!.span.name).toBe('tools/call echo');
+    expect(fromHeader!.span.parentSpanId).toBe('00f067aa0ba902b7');
+    expect(fromHeader!.headers['x-tenant']).toBe('team-a');
+    const attributes = Object.fromEntries(fromHeader!.span.attributes.map((a: any) => [a.key, Object.values(a.value)[0]]));
+    expect(attributes).toMatchObject({ 'mcp.method.name': 'tools/call', 'mcp.session.id': session, 'gen_ai.tool.name': 'echo', 'jsonrpc.request.id': 'traced' });
+    const serviceName = fromHeader!.resource.attributes.find((a: any) => a.key === 'service.name');
+    expect(serviceName.value.stringValue).toBe('proxy-under-test');
+    expect(spans.some(({ span }) => span.traceId === metaTrace && span.parentSpanId === 'b7ad6b7169203331')).toBe(true);
+  });
+
+  it('exports the metrics under their OpenTelemetry names', async () => {
+    await waitFor(() => received['/v1/metrics'].length > 0, 5_000, 'a metrics export');
+    const names = new Set(
+      (received['/v1/metrics'] as Array<{ body: any }>).flatMap((request) =>
+        request.body.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics.map((metric: any) => metric.name))),
+      ),
+    );
+    for (const name of ['toolhive_mcp_requests', 'toolhive_mcp_request_duration', 'toolhive_mcp_tool_calls', 'toolhive_mcp_sessions', 'toolhive_mcp_backend_up']) {
+      expect(names.has(name)).toBe(true);
+    }
+  });
+
+});
