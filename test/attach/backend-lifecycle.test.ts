@@ -113,8 +113,9 @@ describe('attach backend lifecycle', () => {
     expect(h.logsMatching(/pod watch forbidden/)[0]).toMatchObject({ level: 'error', missingPermission: expect.stringContaining('list pods') });
   });
 
-  test('a named pod is watched with a fieldSelector, which RBAC limited by resourceNames allows', async () => {
+  test('a named pod needs only get and watch, limited by resourceNames (watched with a fieldSelector)', async () => {
     const h = await setUp({ resourceNamesOnly: true });
+    kube!.faults.forbid('list', 'pods');
     await h.start();
     expect((await h.echo('pinned')).result).toMatchObject({ content: [{ text: 'Echo: pinned' }] });
   });

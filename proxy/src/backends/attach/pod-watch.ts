@@ -1,13 +1,13 @@
 /**
  * Keeps the MCP pod's status current with the library's `ListWatch` (list, then watch from the
  * list's resourceVersion, resume after a dropped watch, re-list after 410 Gone). A named pod is
- * watched with `fieldSelector=metadata.name=<pod>`: RBAC limited by `resourceNames` refuses a
- * list or watch of the whole namespace (403).
+ * read with GET and watched with `fieldSelector=metadata.name=<pod>`: RBAC limited by
+ * `resourceNames` refuses a watch of the whole namespace (403), and needs no `list` this way.
  *
  * `ListWatch` stops for good on any other error; this class restarts it with backoff, because
  * an apiserver restart or an RBAC fix must not need a proxy restart.
  */
-import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1Pod, type V1PodList } from '@kubernetes/client-node';
 import type { Clock } from '../types.ts';
 import { Backoff } from '../backoff.ts';
 import { describeApiFailure, type ApiFailure, type ApiRequest } from './kube-errors.ts';
@@ -40,10 +40,8 @@ export class PodWatch {
     this.clock = clock;
     const core = kc.makeApiClient(CoreV1Api);
     const fieldSelector = target.pod ? `metadata.name=${target.pod}` : undefined;
-    const list = () => core.listNamespacedPod({
-      namespace: target.namespace,
-      ...(fieldSelector ? { fieldSelector } : {}),
-      ...(target.labelSelector ? { labelSelector: target.labelSelector } : {}),
+    const list = target.pod ? getAsList(core, target.namespace, target.pod) : () => core.listNamespacedPod({
+      namespace: target.namespace, ...(target.labelSelector ? { labelSelector: target.labelSelector } : {}),
     });
     this.informer = new ListWatch<V1Pod>(
       `/api/v1/namespaces/${target.namespace}/pods`, new Watch(kc), list, false, target.labelSelector, fieldSelector,
@@ -81,16 +79,32 @@ export class PodWatch {
     this.informer.start().catch(() => {});
   }
 
-  /** Which call failed: the list throws an ApiException (`code`), the watch an Error with `statusCode`. */
+  /** Which call failed: GET/LIST throw an ApiException (`code`), the watch an Error with `statusCode`. */
   private requestOf(error: unknown): ApiRequest {
-    const verb = typeof (error as { code?: unknown })?.code === 'number' ? 'list' : 'watch';
-    return {
-      verb, resource: 'pods', namespace: this.target.namespace,
-      ...(this.target.pod
-        ? { note: `restricted by resourceNames to "${this.target.pod}", requested with fieldSelector=metadata.name=${this.target.pod}` }
-        : { note: `labelSelector=${this.target.labelSelector ?? ''}` }),
-    };
+    const initial = typeof (error as { code?: unknown })?.code === 'number';
+    const verb = initial ? (this.target.pod ? 'get' : 'list') : 'watch';
+    if (!this.target.pod) return { verb, resource: 'pods', namespace: this.target.namespace, note: `labelSelector=${this.target.labelSelector ?? ''}` };
+    return verb === 'get'
+      ? { verb, resource: 'pods', namespace: this.target.namespace, name: this.target.pod }
+      : { verb, resource: 'pods', namespace: this.target.namespace, name: this.target.pod, note: `fieldSelector=metadata.name=${this.target.pod}` };
   }
+}
+
+/**
+ * The "list" of a named pod is a GET of it: RBAC then needs only `get` and `watch` on that one pod
+ * (`resourceNames`), no `list`. The watch resumes from the pod's own resourceVersion. A missing
+ * pod is an empty list; the watch (without a resourceVersion) then reports it when it appears.
+ */
+function getAsList(core: CoreV1Api, namespace: string, name: string): () => Promise<V1PodList> {
+  return async () => {
+    try {
+      const pod = await core.readNamespacedPod({ namespace, name });
+      return { apiVersion: 'v1', kind: 'PodList', metadata: { resourceVersion: pod.metadata?.resourceVersion ?? '' }, items: [pod] };
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 404) return { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: [] };
+      throw error;
+    }
+  };
 }
 
 /**
