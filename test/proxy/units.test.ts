@@ -1,0 +1,107 @@
+/**
+ * The small pure pieces: line splitting, backoff, JSON-RPC classification, version negotiation,
+ * the Host/Origin guard, restart-reason labels.
+ */
+import { describe, expect, it } from '@jest/globals';
+import type { IncomingMessage } from 'node:http';
+import { Backoff } from '../../proxy/src/backends/backoff.ts';
+import { LineSplitter } from '../../proxy/src/backends/line-splitter.ts';
+import { createRequestGuard } from '../../proxy/src/front/http-util.ts';
+import { classify } from '../../proxy/src/jsonrpc.ts';
+import { allowsBatches, negotiateVersion } from '../../proxy/src/protocol.ts';
+import { restartReasonLabel } from '../../proxy/src/telemetry/telemetry.ts';
+
+describe('LineSplitter', () => {
+  it('joins lines split across chunks and splits chunks holding many lines', () => {
+    const lines: string[] = [];
+    const splitter = new LineSplitter((line) => lines.push(line));
+    for (const chunk of ['{"a":', '1}\n{"b":2}\r\n\n{"c"', ':3}\n{"d":4']) splitter.push(chunk);
+    expect(lines).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
+    expect(splitter.reset()).toBe('{"d":4'.length);
+    splitter.push('{"e":5}\n');
+    expect(lines.at(-1)).toBe('{"e":5}');
+  });
+});
+
+describe('Backoff', () => {
+  it('doubles up to the cap with jitter in [delay/2, delay], and resets', () => {
+    const highest = new Backoff({ initialDelayMs: 100, maxDelayMs: 1_000 }, () => 1);
+    expect([1, 2, 3, 4, 5, 6].map(() => highest.next())).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+    const lowest = new Backoff({ initialDelayMs: 100, maxDelayMs: 1_000 }, () => 0);
+    expect([1, 2, 3].map(() => lowest.next())).toEqual([50, 100, 200]);
+    lowest.reset();
+    expect(lowest.next()).toBe(50);
+  });
+});
+
+describe('classify', () => {
+  it.each([
+    [{ jsonrpc: '2.0', id: 1, method: 'ping' }, 'request'],
+    [{ jsonrpc: '2.0', id: 'x', method: 'ping', params: {} }, 'request'],
+    [{ jsonrpc: '2.0', method: 'notifications/initialized' }, 'notification'],
+    [{ jsonrpc: '2.0', id: 3, result: {} }, 'response'],
+    [{ jsonrpc: '2.0', id: 3, error: { code: 1, message: 'x' } }, 'response'],
+  ])('%j is a %s', (message, kind) => {
+    expect(classify(message)).toBe(kind);
+  });
+
+  it.each([[null], [[]], [{ jsonrpc: '2.0', id: null, method: 'ping' }], [{ jsonrpc: '2.0', id: 1.5, method: 'ping' }], [{ jsonrpc: '2.0', id: 1, method: 'ping', params: 'x' }]])(
+    'refuses %j with a reason',
+    (message) => {
+      expect(['request', 'notification', 'response']).not.toContain(classify(message));
+    },
+  );
+});
+
+describe('negotiateVersion', () => {
+  it.each([
+    ['2025-06-18', '2025-11-25', '2025-06-18'],
+    ['2024-11-05', '2025-11-25', '2024-11-05'],
+    ['2099-01-01', '2025-11-25', '2025-11-25'],
+    ['2025-11-25', '2025-03-26', '2025-03-26'],
+    [undefined, '2025-06-18', '2025-06-18'],
+  ])('client %s with a backend at %s gets %s', (requested, backend, expected) => {
+    expect(negotiateVersion(requested, backend)).toBe(expected);
+  });
+
+  it('allows batches up to 2025-03-26 only', () => {
+    expect([allowsBatches('2024-11-05'), allowsBatches('2025-03-26'), allowsBatches('2025-06-18'), allowsBatches('2025-11-25')]).toEqual([true, true, false, false]);
+  });
+});
+
+describe('createRequestGuard', () => {
+  const request = (host: string | undefined, origin?: string) => ({ headers: { host, origin } }) as unknown as IncomingMessage;
+  const guard = createRequestGuard(['localhost', '127.0.0.1:8080', '*.svc.cluster.local', '[::1]'], ['https://app.example']);
+
+  it.each([['localhost'], ['localhost:9999'], ['127.0.0.1:8080'], ['fetch.mcp.svc.cluster.local:8080'], ['[::1]:8080'], ['LOCALHOST']])('allows Host %s', (host) => {
+    expect(guard(request(host))).toBeUndefined();
+  });
+
+  it.each([['127.0.0.1:9999'], ['svc.cluster.local'], ['evil.example'], [undefined], ['localhost.evil.example']])('refuses Host %s', (host) => {
+    expect(guard(request(host))).toMatch(/Host .* is not allowed/);
+  });
+
+  it('allows listed origins and requests without Origin, refuses others', () => {
+    expect(guard(request('localhost', 'https://app.example'))).toBeUndefined();
+    expect(guard(request('localhost', 'https://evil.example'))).toMatch(/Origin "https:\/\/evil.example" is not allowed/);
+  });
+
+  it('allows any host when the list is empty', () => {
+    expect(createRequestGuard([], [])(request('anything:1'))).toBeUndefined();
+  });
+});
+
+describe('restartReasonLabel', () => {
+  it.each([
+    ['child exited with code 1', 'crash'],
+    ['child exited with code 0', 'exit'],
+    ['child killed by signal SIGKILL', 'signal'],
+    ['failed to start "x": spawn x ENOENT', 'start_failed'],
+    ['container mcp restarted (restartCount 3)', 'container_restart'],
+    ['pod fetch-0 replaced', 'pod_replaced'],
+    ['attach connection closed', 'connection_lost'],
+    ['something else', 'other'],
+  ])('maps "%s" to %s', (reason, label) => {
+    expect(restartReasonLabel(reason)).toBe(label);
+  });
+});
