@@ -9,7 +9,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { App, Chart } from 'cdk8s';
 import {
-  Exposure, McpArgoCdApplication, McpNamespace, McpServer, McpTransport, PermissionProfile, RbacScope,
+  Exposure, McpArgoCdApplication, McpNamespace, McpServer, McpTransport, ObservabilityArchitecture,
+  ObservabilityStack, PermissionProfile, RbacScope,
 } from './lib/index.ts';
 import { renderHelmChart } from './lib/dist/helm-chart.ts';
 import { formatSummary, summarizeServers } from './lib/dist/summary.ts';
@@ -21,12 +22,20 @@ export function buildApp(): App {
   // outdir is unused: main() writes dist/ itself (App.synth's layout cannot order files for kubectl).
   const app = new App();
 
+  // The seeds' tutorial stack, architecture 1: proxies push OTLP to the collector, Prometheus
+  // scrapes the collector, traces go to Jaeger. Every server below is wired to it.
+  const monitoring = new Chart(app, 'monitoring');
+  const observability = new ObservabilityStack(monitoring, 'Observability', {
+    architecture: ObservabilityArchitecture.collectorScrape(),
+  });
+
   const servers = new Chart(app, 'mcp-servers', { namespace: 'mcp-servers' });
   new McpNamespace(servers, 'Namespace', { name: 'mcp-servers' });
   new McpServer(servers, 'fetch', {
     image: 'docker.io/mcp/fetch:2025.4.7',
     // It fetches URLs for a model: any destination but the cloud metadata endpoint.
     permissionProfile: PermissionProfile.network(),
+    observability,
   });
   new McpServer(servers, 'gofetch', {
     image: 'ghcr.io/stackloklabs/gofetch/server:1.0.1',
@@ -34,6 +43,7 @@ export function buildApp(): App {
     permissionProfile: PermissionProfile.network(),
     // Reachable from outside through the cluster's shared Gateway (dist/gateway-api/).
     exposure: Exposure.httpRoute({ gatewayName: 'mcp-gateway', gatewayNamespace: 'gateway-system', hostnames: ['gofetch.mcp.example.com'] }),
+    observability,
   });
 
   // A team's own namespace; its proxy's role is one ClusterRole bound only there.
@@ -42,6 +52,7 @@ export function buildApp(): App {
   new McpServer(team, 'everything', {
     image: 'docker.io/mcp/everything:2025.8.4',
     proxy: { rbacScope: RbacScope.namespace(['team-a']) },
+    observability,
   });
 
   const argocd = new Chart(app, 'argocd');
@@ -49,9 +60,11 @@ export function buildApp(): App {
   return app;
 }
 
-/** Files besides the synthesized objects (none yet; Helm values of an ObservabilityStack go here). */
-export function extraDistFiles(_app: App): DistFile[] {
-  return [];
+/** Files besides the synthesized objects: the Helm values of every ObservabilityStack. */
+export function extraDistFiles(app: App): DistFile[] {
+  return app.node.findAll()
+    .filter((c): c is ObservabilityStack => c instanceof ObservabilityStack)
+    .flatMap((stack) => stack.helmValuesFiles('helm-values'));
 }
 
 export function main(argv: readonly string[]): void {

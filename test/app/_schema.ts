@@ -83,6 +83,9 @@ export function unknownFields(objects: readonly KubeObject[]): string[] {
 
 function walk(checker: ts.TypeChecker, type: ts.Type, value: unknown, path: string, found: string[]): void {
   const t = checker.getNonNullableType(type);
+  if (t.aliasSymbol?.name.endsWith('RawExtension') || t.getSymbol()?.name.endsWith('RawExtension')) {
+    return; // runtime.RawExtension embeds an arbitrary object (e.g. Argo CD's helm.valuesObject)
+  }
   if (Array.isArray(value)) {
     const element = arrayElement(checker, t);
     if (element) {
