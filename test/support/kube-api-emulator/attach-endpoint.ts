@@ -40,6 +40,8 @@ export interface AttachSession {
    * (a NAT or load balancer that forgot the flow). Only a liveness probe can notice.
    */
   stall(): void;
+  /** Ends the session the way the apiserver ends any: status Success, close 1000; the process lives. */
+  close(): void;
 }
 
 export interface AttachEndpointOptions {
@@ -117,6 +119,7 @@ export class AttachEndpoint {
       protocol, pod: pod.spec.name, containerID: process.containerID,
       drop: () => ws.terminate(),
       stall: () => { stalled = true; },
+      close: () => this.endWith(ws, successStatus()),
     };
     this.sessions.add(session);
     const idleMs = protocol === 'v4.channel.k8s.io' ? this.options.v4IdleTimeoutMs : 0;

@@ -11,6 +11,7 @@
  *   await kube.faults.killContainer();                    // container restart: new containerID, restartCount + 1
  *   kube.faults.dropAttachments();                        // abrupt TCP drop of every attach, process lives on
  *   kube.faults.stallAttachments();                       // half-open attach: nothing passes, no close
+ *   kube.faults.closeAttachments();                       // normal end (Success, 1000) while the process lives
  *   await kube.faults.replacePod();                       // new uid (and a new name with `name`)
  *   kube.faults.forbid('get', 'pods/attach');             // 403 with an RBAC-style Status naming the permission
  *   kube.faults.setProtocols(['v4']);                     // a server without v5.channel.k8s.io
@@ -99,6 +100,8 @@ export interface KubeApiEmulator {
   readonly faults: {
     /** Abrupt TCP drop of every attach session (no close frame); returns how many. */
     dropAttachments(): number;
+    /** Ends every attach session normally (Success, 1000) while the process lives on. */
+    closeAttachments(): number;
     /** Half-opens every attach session: no traffic either way, no close (see AttachSession.stall). */
     stallAttachments(): number;
     /** Kills the container's process (SIGKILL): attachers see Success + 1000, then the kubelet restarts it. */
@@ -179,6 +182,11 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
       dropAttachments: () => {
         const open = attach.open;
         for (const session of open) session.drop();
+        return open.length;
+      },
+      closeAttachments: () => {
+        const open = attach.open;
+        for (const session of open) session.close();
         return open.length;
       },
       stallAttachments: () => {
