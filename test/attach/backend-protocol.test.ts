@@ -3,8 +3,9 @@
  * frames, stdin coalescing, stderr kept out of the JSON stream, the partial-line guard.
  */
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import { readFileSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { startKubeApiEmulator, type KubeApiEmulator } from '../support/kube-api-emulator/index.ts';
+import { opensslAvailable, startKubeApiEmulator, type KubeApiEmulator } from '../support/kube-api-emulator/index.ts';
 import { lineEcho } from './containers.ts';
 import { BackendHarness, isDown, isUp } from './harness.ts';
 
@@ -26,6 +27,28 @@ describe('attach backend protocol', () => {
     const up = await harness.start();
     expect(up.detail).toContain('v4.channel.k8s.io');
     expect((await harness.echo('v4')).result).toMatchObject({ content: [{ text: 'Echo: v4' }] });
+  });
+
+  // A real apiserver is HTTPS with a cluster CA: the watch (undici) and the attach (ws) must both
+  // verify it from the kubeconfig. Skipped where the `openssl` CLI is missing.
+  (opensslAvailable() ? test : test.skip)('an HTTPS API server verified against the kubeconfig CA works', async () => {
+    kube = await startKubeApiEmulator({ tls: true });
+    expect(kube.server).toMatch(/^https:/);
+    harness = new BackendHarness(kube);
+    await harness.start();
+    expect((await harness.echo('tls')).result).toMatchObject({ content: [{ text: 'Echo: tls' }] });
+    await kube.faults.killContainer();
+    const up = await harness.waitForStatus((s) => isUp(s) && s.newProcess, harness.statuses.length);
+    expect(up.detail).toContain('restartCount 1');
+    await harness.stop();
+    // AND without the CA in the kubeconfig the server is not trusted, and the reason says so
+    const config = JSON.parse(readFileSync(kube.kubeconfigPath, 'utf8')) as { clusters: { cluster: Record<string, unknown> }[] };
+    delete config.clusters[0]!.cluster['certificate-authority-data'];
+    writeFileSync(`${kube.kubeconfigPath}-without-ca`, JSON.stringify(config));
+    harness = new BackendHarness(kube, { kubeconfig: `${kube.kubeconfigPath}-without-ca` });
+    harness.backend.start();
+    const down = await harness.waitForStatus(isDown);
+    expect((down as { reason: string }).reason).toMatch(/self-signed certificate/);
   });
 
   test('auto falls back to v5 when the server refuses v4', async () => {

@@ -18,10 +18,12 @@
  *   kube.initializeCount();                               // `initialize` requests that reached the process's stdin
  *   await kube.stop();
  *
- * The server is plain HTTP on 127.0.0.1 and the kubeconfig says `insecure-skip-tls-verify: true`:
- * @kubernetes/client-node accepts an `http://` server only with that flag, and plain HTTP keeps
- * the emulator free of a certificate toolchain on CI machines. Authentication is real: every
- * request must carry the kubeconfig's bearer token (401 otherwise).
+ * By default the server is plain HTTP on 127.0.0.1 and the kubeconfig says
+ * `insecure-skip-tls-verify: true` (@kubernetes/client-node accepts an `http://` server only with
+ * that flag), which needs no certificate toolchain. `tls: true` serves HTTPS with a throwaway
+ * certificate made by the `openssl` CLI and puts it in the kubeconfig as the cluster CA, as a real
+ * cluster does. Authentication is real: every request must carry the kubeconfig's bearer token
+ * (401 otherwise).
  *
  * Not reproduced: fragmented WebSocket messages (real attach passes only the first fragment to
  * stdin; `ws` reassembles them), the exact 32 MiB abrupt close (here a 1009 close), SPDY.
@@ -29,6 +31,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -38,10 +41,12 @@ import type { ContainerCommand, ContainerExit, ContainerProcess } from './contai
 import { handleRequest, handleUpgrade, type AccessPolicy, type ApiContext } from './http-api.ts';
 import { EmulatedPod, type KubeletTimings } from './kubelet.ts';
 import { PodStore } from './pods.ts';
+import { selfSignedCertificate } from './tls.ts';
 
 export type { AttachSession, ChannelProtocol } from './attach-endpoint.ts';
 export type { ContainerExit, ContainerProcess } from './container.ts';
 export type { PodObject } from './pods.ts';
+export { opensslAvailable } from './tls.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -74,12 +79,14 @@ export interface KubeApiEmulatorOptions {
   readonly v4IdleTimeoutMs?: number;
   /** RBAC limited by resourceNames: LIST/WATCH need `fieldSelector=metadata.name=<pod>`. @default false */
   readonly resourceNamesOnly?: boolean;
+  /** Serve HTTPS with a certificate the kubeconfig trusts (needs the `openssl` CLI). @default false */
+  readonly tls?: boolean;
 }
 
 export interface KubeApiEmulator {
   /** A kubeconfig (current context → this server, bearer token) for `AttachBackendConfig.kubeconfig`. */
   readonly kubeconfigPath: string;
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>`, or `https://` with `tls` */
   readonly server: string;
   readonly token: string;
   readonly namespace: string;
@@ -149,15 +156,18 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
     store, policy, attach,
     findPod: (ns, name) => [...pods].reverse().find((p) => p.spec.namespace === ns && p.spec.name === name && p.object),
   };
-  const server = createServer((req, res) => handleRequest(ctx, req, res));
+  const dir = await mkdtemp(join(tmpdir(), 'kube-api-emulator-'));
+  const certificate = options.tls ? selfSignedCertificate(dir) : undefined;
+  const server = certificate
+    ? createTlsServer({ key: certificate.key, cert: certificate.cert }, (req, res) => handleRequest(ctx, req, res))
+    : createServer((req, res) => handleRequest(ctx, req, res));
   server.on('upgrade', (req, socket, head) => handleUpgrade(ctx, req, socket, head));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `${certificate ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   newPod(options.podName ?? 'everything-0', timings.startDelayMs);
 
-  const dir = await mkdtemp(join(tmpdir(), 'kube-api-emulator-'));
   const kubeconfigPath = join(dir, 'kubeconfig');
-  await writeFile(kubeconfigPath, kubeconfig(url, token, namespace), { mode: 0o600 });
+  await writeFile(kubeconfigPath, kubeconfig(url, token, namespace, certificate?.cert), { mode: 0o600 });
 
   return {
     kubeconfigPath, server: url, token, namespace, container,
@@ -223,10 +233,11 @@ function toProtocols(versions: readonly ('v5' | 'v4')[]): ChannelProtocol[] {
 }
 
 /** JSON is YAML: client-node's loader reads this as it reads any kubeconfig. */
-function kubeconfig(server: string, token: string, namespace: string): string {
+function kubeconfig(server: string, token: string, namespace: string, ca: Buffer | undefined): string {
+  const cluster = ca ? { server, 'certificate-authority-data': ca.toString('base64') } : { server, 'insecure-skip-tls-verify': true };
   return JSON.stringify({
     apiVersion: 'v1', kind: 'Config', 'current-context': 'emulator',
-    clusters: [{ name: 'emulator', cluster: { server, 'insecure-skip-tls-verify': true } }],
+    clusters: [{ name: 'emulator', cluster }],
     users: [{ name: 'mcp-proxy', user: { token } }],
     contexts: [{ name: 'emulator', context: { cluster: 'emulator', user: 'mcp-proxy', namespace } }],
   }, null, 2);

@@ -51,11 +51,11 @@ export function permissionOf(request: ApiRequest): string {
  * directly for an attach upgrade that got an HTTP answer.
  */
 export function describeApiFailure(request: ApiRequest, error: unknown, code?: number, body?: unknown): ApiFailure {
-  const e = error as { code?: unknown; statusCode?: unknown; body?: unknown; message?: unknown } | undefined;
+  const e = error as { code?: unknown; statusCode?: unknown; body?: unknown; message?: unknown; cause?: { message?: unknown } } | undefined;
   const httpCode = code ?? (typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined);
   const status = parseStatus(body ?? e?.body);
   const message = typeof status?.message === 'string' ? status.message
-    : typeof e?.message === 'string' && e.message ? e.message
+    : typeof e?.message === 'string' && e.message ? withCause(e.message, e.cause)
     : httpCode ? `HTTP ${httpCode}` : String(error);
   if (httpCode === 403) {
     const missingPermission = permissionOf(request);
@@ -63,4 +63,11 @@ export function describeApiFailure(request: ApiRequest, error: unknown, code?: n
   }
   if (httpCode === 401) return { code: 401, message: `401 Unauthorized: the API server rejected the proxy's credentials: ${message}` };
   return httpCode ? { code: httpCode, message: `${httpCode} ${message}` } : { message };
+}
+
+/** undici says only "fetch failed"; the reason (refused connection, untrusted certificate) is its cause. */
+function withCause(message: string, cause: { message?: unknown } | undefined): string {
+  return typeof cause?.message === 'string' && cause.message && !message.includes(cause.message)
+    ? `${message}: ${cause.message}`
+    : message;
 }
