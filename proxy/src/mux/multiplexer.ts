@@ -160,8 +160,9 @@ export class Multiplexer {
     let target: string | undefined;
     if (method === 'tools/call') tool = telemetry.toolLabel(params?.name);
     if ((method === 'tools/call' || method === 'prompts/get') && typeof params?.name === 'string') target = params.name.slice(0, 200);
-    const spanStart: SpanStart = { method, target, sessionId: session.id, requestId: message.id as JsonRpcId, transport: session.transport, headers, meta };
-    const span = telemetry.startSpan(spanStart);
+    const span = telemetry.tracing
+      ? telemetry.startSpan({ method, target, sessionId: session.id, requestId: message.id as JsonRpcId, transport: session.transport, headers, meta } satisfies SpanStart)
+      : undefined;
     const pending = this.pending.add(
       { clientId: message.id as JsonRpcId, session, method, tool, exchange, progressToken, startedAt: performance.now(), span, internal: undefined },
       this.deps.clock.now(),
@@ -224,11 +225,14 @@ export class Multiplexer {
       this.internalInFlight -= 1;
       return pending.internal(message);
     }
-    const session = pending.session!;
-    this.deps.telemetry.request(methodLabel(pending.method), status, session.transport, (performance.now() - pending.startedAt) / 1000, pending.tool);
+    this.report(pending, status);
     pending.span?.end(status, message.error?.code);
     message.id = pending.clientId;
     pending.exchange?.respond(JSON.stringify(message));
+  }
+
+  private report(pending: Pending, status: RequestStatus): void {
+    this.deps.telemetry.request(methodLabel(pending.method), status, pending.session!.transport, (performance.now() - pending.startedAt) / 1000, pending.tool);
   }
 
   private fail(pending: Pending, code: number, text: string, status: RequestStatus): void {
@@ -238,6 +242,7 @@ export class Multiplexer {
   // ---- backend → clients -----------------------------------------------------------------------
 
   private onBackendLine(line: string): void {
+    if (this.answerVerbatim(line)) return;
     let message: unknown;
     try {
       message = JSON.parse(line);
@@ -247,6 +252,34 @@ export class Multiplexer {
     }
     if (Array.isArray(message)) for (const item of message) this.onBackendMessage(item);
     else this.onBackendMessage(message);
+  }
+
+  /**
+   * Fast path for the common line: a response whose last member is the backend id, as MCP SDK servers
+   * write them (`{"result":...,"jsonrpc":"2.0","id":42}`). The client's reply is the same text with the
+   * id swapped: no parse, no re-serialization, whatever the size of the result. A trailing `"id":N}`
+   * can only be a member of the top-level object (a nested one would end in `}}`, a string in `"}`).
+   * Anything else (other shapes, tools/list, the proxy's own requests, traced requests) takes the
+   * general path.
+   */
+  private answerVerbatim(line: string): boolean {
+    const isResult = line.startsWith('{"result":');
+    if (!isResult && !line.startsWith('{"error":')) return false;
+    const at = line.lastIndexOf(',"id":');
+    if (at === -1 || line.charCodeAt(line.length - 1) !== 125 /* } */) return false;
+    let backendId = 0;
+    for (let i = at + 6; i < line.length - 1; i++) {
+      const digit = line.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9 || i - at > 21) return false;
+      backendId = backendId * 10 + digit;
+    }
+    const pending = this.pending.get(backendId);
+    if (!pending || pending.internal || pending.span || pending.method === 'tools/list') return false;
+    if (this.pending.remove(pending)) {
+      this.report(pending, isResult ? 'success' : 'error');
+      pending.exchange?.respond(`${line.slice(0, at)},"id":${JSON.stringify(pending.clientId)}}`);
+    }
+    return true;
   }
 
   private onBackendMessage(value: unknown): void {

@@ -46,7 +46,19 @@ export class PendingTable {
   }
 
   add(init: PendingInit, now: number): Pending {
-    const pending: Pending = { ...init, backendId: this.nextId++, deadline: now + this.timeoutMs };
+    const pending: Pending = {
+      backendId: this.nextId++,
+      clientId: init.clientId,
+      session: init.session,
+      method: init.method,
+      tool: init.tool,
+      exchange: init.exchange,
+      progressToken: init.progressToken,
+      startedAt: init.startedAt,
+      deadline: now + this.timeoutMs,
+      span: init.span,
+      internal: init.internal,
+    };
     this.entries.set(pending.backendId, pending);
     init.session?.pending.set(init.clientId, pending);
     return pending;

@@ -39,6 +39,7 @@ export async function createTelemetry(config: ResolvedProxyConfig, backendKind: 
       }
     },
     toolLabel: (name) => (typeof name === 'string' && tools.has(name) ? name : 'other'),
+    tracing: tracing !== undefined,
     startSpan: tracing ? (start) => tracing.startSpan(start) : () => undefined,
     async shutdown() {
       await Promise.allSettled([otlpMetrics?.shutdown(), tracing?.shutdown()]);

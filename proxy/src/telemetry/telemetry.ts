@@ -62,6 +62,8 @@ export interface Telemetry {
   announceTools(names: readonly string[]): void;
   /** The `tool` label for a tools/call of `name`. */
   toolLabel(name: unknown): string;
+  /** Whether spans are recorded at all: callers skip building a `SpanStart` when not. */
+  readonly tracing: boolean;
   /** Undefined when tracing is off (the common, cheap case). */
   startSpan(start: SpanStart): SpanHandle | undefined;
   shutdown(): Promise<void>;
@@ -78,6 +80,7 @@ export function createNullTelemetry(): Telemetry {
     backendRestart: () => {},
     announceTools: () => {},
     toolLabel: () => 'other',
+    tracing: false,
     startSpan: () => undefined,
     shutdown: async () => {},
   };
