@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { startKubeApiEmulator, type KubeApiEmulator } from '../support/kube-api-emulator/index.ts';
-import { BackendHarness, isDown, isUp } from './harness.ts';
+import { BackendHarness, isDown, isNewProcessUp, isUp } from './harness.ts';
 
 jest.setTimeout(40_000);
 
@@ -49,7 +49,7 @@ describe('attach backend liveness', () => {
     const refused = protocol === 'v4' ? /500 container mcp not found/ : /status Failure: container mcp not found/;
     await harness.waitForStatus((s) => isDown(s) && refused.test(s.reason), before);
     // ...and once the pod shows the restart, the new process is attached and initialized
-    const up = await harness.waitForStatus((s) => isUp(s) && s.newProcess, before);
+    const up = await harness.waitForStatus(isNewProcessUp, before);
     expect(up.detail).toContain('restartCount 1');
     await harness.initialize();
     expect((await harness.echo('recovered')).result).toMatchObject({ content: [{ text: 'Echo: recovered' }] });

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { opensslAvailable, startKubeApiEmulator, type KubeApiEmulator } from '../support/kube-api-emulator/index.ts';
 import { lineEcho } from './containers.ts';
-import { BackendHarness, isDown, isUp } from './harness.ts';
+import { BackendHarness, isDown, isNewProcessUp, isUp } from './harness.ts';
 
 jest.setTimeout(40_000);
 
@@ -38,7 +38,7 @@ describe('attach backend protocol', () => {
     await harness.start();
     expect((await harness.echo('tls')).result).toMatchObject({ content: [{ text: 'Echo: tls' }] });
     await kube.faults.killContainer();
-    const up = await harness.waitForStatus((s) => isUp(s) && s.newProcess, harness.statuses.length);
+    const up = await harness.waitForStatus(isNewProcessUp, harness.statuses.length);
     expect(up.detail).toContain('restartCount 1');
     await harness.stop();
     // AND without the CA in the kubeconfig the server is not trusted, and the reason says so

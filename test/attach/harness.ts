@@ -110,3 +110,4 @@ export class BackendHarness {
 
 export const isUp = (s: BackendStatus): s is BackendStatus & { state: 'up' } => s.state === 'up';
 export const isDown = (s: BackendStatus): s is BackendStatus & { state: 'down' } => s.state === 'down';
+export const isNewProcessUp = (s: BackendStatus): s is BackendStatus & { state: 'up' } => s.state === 'up' && s.newProcess;
