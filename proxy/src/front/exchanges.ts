@@ -15,6 +15,13 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Exchange, MessageSink, Session } from '../mux/session.ts';
 import { JSON_HEADERS } from './http-util.ts';
 
+/**
+ * A session stream whose client reads slower than messages arrive is closed once this much is
+ * queued: its memory stays bounded, and later messages wait in the session's backlog until the client
+ * opens a new stream.
+ */
+const STREAM_BUFFER_LIMIT = 8 * 1024 * 1024;
+
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' } as const;
 
 export class JsonExchange implements Exchange {
@@ -114,6 +121,10 @@ export class SseStream implements MessageSink {
 
   write(message: string): boolean {
     if (this.closed) return false;
+    if (this.res.writableLength > STREAM_BUFFER_LIMIT) {
+      this.close();
+      return false;
+    }
     this.res.write(`event: message\ndata: ${message}\n\n`);
     return true;
   }
