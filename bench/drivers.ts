@@ -4,7 +4,8 @@
  *
  * `echo` (shared mode) calls `tools/call echo` in one of the sessions opened by `prepare`; `unit`
  * (unique mode) is a whole session: initialize → notifications/initialized → tools/call → DELETE.
- * Each resolves to undefined on success or the failure kind; neither ever rejects.
+ * Each resolves to undefined on success or the failure kind, within the request timeout; neither
+ * ever rejects.
  */
 import type { ChildProcess } from 'node:child_process';
 import { HttpConnection, TransportError } from './http-client.ts';
@@ -17,8 +18,6 @@ export interface Driver {
   prepare(sessions: number): Promise<void>;
   echo(worker: number, payload: string): Promise<FailureKind | undefined>;
   unit(worker: number, payload: string): Promise<FailureKind | undefined>;
-  /** Fails requests whose deadline passed; called by the generator every few tens of ms. */
-  sweep(now: number): void;
   /** Ends the shared sessions and closes every connection. */
   finish(): Promise<void>;
 }
@@ -84,10 +83,6 @@ export class HttpDriver implements Driver {
     const failure = await this.call(connection, session, payload);
     const closed = await this.close(connection, session);
     return failure ?? closed;
-  }
-
-  sweep(now: number): void {
-    for (const connection of this.connections) connection?.expire(now);
   }
 
   async finish(): Promise<void> {
@@ -162,6 +157,7 @@ export class StdioDriver implements Driver {
   private readonly pending = new Map<number, StdioPending>();
   private nextId = 1;
   private rest = '';
+  private sweeper: NodeJS.Timeout | undefined;
   private readonly child: ChildProcess;
   private readonly timeoutMs: number;
 
@@ -188,23 +184,27 @@ export class StdioDriver implements Driver {
     return this.echo(0, payload);
   }
 
-  sweep(now: number): void {
+  async finish(): Promise<void> {
+    this.failAll('connection');
+  }
+
+  /** Times requests out; runs only while some are in flight. */
+  private sweep(): void {
+    const now = performance.now();
     for (const [id, pending] of this.pending) {
       if (now > pending.deadline) {
         this.pending.delete(id);
         pending.resolve('timeout');
       }
     }
-  }
-
-  async finish(): Promise<void> {
-    this.failAll('connection');
+    if (this.pending.size === 0) { clearInterval(this.sweeper); this.sweeper = undefined; }
   }
 
   private send(id: number, line: string, payload: string | undefined): Promise<FailureKind | undefined> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve('connection');
     return new Promise((resolve) => {
       this.pending.set(id, { payload, deadline: performance.now() + this.timeoutMs, resolve });
+      this.sweeper ??= setInterval(() => this.sweep(), 50).unref();
       this.child.stdin!.write(line + '\n');
     });
   }
@@ -227,5 +227,7 @@ export class StdioDriver implements Driver {
   private failAll(kind: FailureKind): void {
     for (const pending of this.pending.values()) pending.resolve(kind);
     this.pending.clear();
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 }

@@ -38,7 +38,8 @@ export class HttpConnection {
   private buffer: Buffer = Buffer.alloc(0);
   private pending: Pending | undefined;
   /** performance.now() after which the request in flight counts as timed out; 0 when idle. */
-  deadline = 0;
+  private deadline = 0;
+  private timer: NodeJS.Timeout | undefined;
   // Parsed head of the response being read.
   private head: { status: number; contentType: string; sessionId: string | undefined; length: number; chunked: boolean; close: boolean } | undefined;
   private chunks: Buffer[] = [];
@@ -57,15 +58,30 @@ export class HttpConnection {
     const bodyHead = body === undefined ? '' : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
     socket.write(`${method} ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n${headers}${bodyHead}\r\n${body ?? ''}`);
     this.deadline = performance.now() + timeoutMs;
+    if (!this.timer) this.arm(timeoutMs);
     return new Promise((resolve, reject) => { this.pending = { resolve, reject }; });
   }
 
-  /** Called by the generator's sweep; a timed-out request's socket is destroyed so its late reply cannot be read as the next one's. */
-  expire(now: number): void {
-    if (this.pending && this.deadline > 0 && now > this.deadline) this.fail(new TransportError('timeout', 'no response in time'));
+  /**
+   * One lazy timer per connection instead of one per request: it is re-armed for the remaining time
+   * of whatever request is in flight when it fires, so a fast connection creates a timer about once
+   * per timeout period. A timed-out request's socket is destroyed so its late reply cannot be read
+   * as the next request's.
+   */
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.pending) return;
+      const left = this.deadline - performance.now();
+      if (left <= 0) this.fail(new TransportError('timeout', 'no response in time'));
+      else this.arm(left + 1);
+    }, ms);
+    this.timer.unref(); // the socket keeps the process alive while a request is in flight
   }
 
   close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
     this.socket?.destroy();
     this.socket = undefined;
   }

@@ -78,7 +78,6 @@ export async function runCell(driver: Driver, options: CellOptions): Promise<Cel
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
   const stopAt = start + options.durationMs;
-  const sweeper = setInterval(() => driver.sweep(performance.now()), 25);
 
   const worker = async (w: number): Promise<void> => {
     let seq = 0;
@@ -101,7 +100,6 @@ export async function runCell(driver: Driver, options: CellOptions): Promise<Cel
   const outcome = await Promise.race([workers, bound]);
   const elapsedMs = performance.now() - start;
   clearTimeout(hardStop);
-  clearInterval(sweeper);
   const cpu = process.cpuUsage(cpuBefore);
   await driver.finish();
   if (outcome === 'overrun') errors['overrun'] = (errors['overrun'] ?? 0) + 1;

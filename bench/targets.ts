@@ -129,7 +129,7 @@ export const TARGETS: readonly TargetSpec[] = [
     name: 'sg-stateless',
     description: '`supergateway --outputTransport streamableHttp` (stateless: a child per request)',
     peer: true,
-    limits: { shared: 20, unique: 20, reason: 'spawns a server process per request' },
+    limits: { shared: 20, unique: 1, reason: 'spawns a server process per request (20 units at once take over 10 s)' },
     unavailable: () => undefined,
     start: (context) => httpTarget('sg-stateless', context, (port) => ({
       args: ['--import', LOOPBACK_ONLY, path.join(REPO_ROOT, 'node_modules/supergateway/dist/index.js'), '--stdio', `${node} ${serverStdio.join(' ')}`,

@@ -1,0 +1,135 @@
+/**
+ * One benchmark run: start every selected target, warm each up, then measure the cells
+ * (mode × concurrency × target) interleaved — for each cell the targets take turns, in an order that
+ * rotates from cell to cell — so a noisy minute on the shared machine hurts every target alike
+ * rather than whichever happened to run then. Every target is stopped on every path.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { runCell } from './load.ts';
+import type { Mode } from './load.ts';
+import { TreeSampler } from './proc-tree.ts';
+import { REPO_ROOT } from './processes.ts';
+import type { Row, Run, TargetInfo } from './report.ts';
+import { TARGETS } from './targets.ts';
+import type { RunningTarget, TargetSpec } from './targets.ts';
+
+export interface BenchOptions {
+  readonly targets: readonly string[];
+  readonly modes: readonly Mode[];
+  readonly concurrency: { readonly [M in Mode]: readonly number[] };
+  readonly durationSeconds: number;
+  readonly warmupSeconds: number;
+  readonly sessions: number;
+  readonly timeoutMs: number;
+  /** Upper bound on requests per cell, besides the duration. */
+  readonly maxRequests: number;
+  /** Shown in the report as the command that produced it. */
+  readonly command: string;
+  readonly log?: (line: string) => void;
+}
+
+function version(pkg: string): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return '?';
+  }
+}
+
+function machine(): string {
+  const cpus = os.cpus();
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  return `${os.availableParallelism()} CPUs (${cpus[0]?.model.trim() ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, ${os.type()} ${os.release()}; load average at start ${load}`;
+}
+
+function describe(options: BenchOptions): string {
+  const conc = options.modes.map((m) => `${m} at ${options.concurrency[m].join(', ')}`).join('; ');
+  return `${options.durationSeconds} s per cell after a ${options.warmupSeconds} s warm-up per target; ${conc}; ${options.sessions} shared sessions (fewer when fewer clients); request timeout ${options.timeoutMs} ms`;
+}
+
+function rotate<T>(items: readonly T[], by: number): T[] {
+  const k = items.length === 0 ? 0 : by % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+export async function runBenchmark(options: BenchOptions): Promise<Run> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const specs: TargetSpec[] = [];
+  const infos: TargetInfo[] = [];
+  for (const name of options.targets) {
+    const spec = TARGETS.find((t) => t.name === name);
+    if (!spec) throw new Error(`unknown target "${name}"; known: ${TARGETS.map((t) => t.name).join(', ')}`);
+    const unavailable = spec.unavailable();
+    infos.push({ name, description: spec.description, peer: spec.peer, ours: spec.ours ?? false, unavailable });
+    if (unavailable) log(`skipping ${name}: ${unavailable}`); else specs.push(spec);
+  }
+
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const info = {
+    date,
+    machine: machine(),
+    versions: `Node ${process.version}; toolhive-proxy ${version('toolhive-proxy')} (commit ${gitCommit()}); @modelcontextprotocol/server-everything ${version('@modelcontextprotocol/server-everything')}; @modelcontextprotocol/sdk ${version('@modelcontextprotocol/sdk')}; supergateway ${version('supergateway')}; mcp-proxy ${version('mcp-proxy')}`,
+    command: options.command,
+    settings: describe(options),
+    durationSeconds: options.durationSeconds,
+  };
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'toolhive-bench-'));
+  const context = { workDir, timeoutMs: options.timeoutMs };
+  const running = new Map<string, RunningTarget>();
+  const rows: Row[] = [];
+  let cellNumber = 0;
+  const tag = (): string => `c${++cellNumber}${Date.now().toString(36)}`;
+  try {
+    for (const spec of specs) {
+      log(`starting ${spec.name}`);
+      const target = await spec.start(context);
+      running.set(spec.name, target);
+      // Warm-up: JIT and connection setup, in both modes, not recorded.
+      const warm = { sessions: options.sessions, durationMs: options.warmupSeconds * 1000, timeoutMs: options.timeoutMs, maxRequests: options.maxRequests };
+      if (options.warmupSeconds > 0) {
+        await runCell(target.driver(), { ...warm, mode: 'shared', concurrency: Math.min(20, spec.limits?.shared ?? 20), tag: tag() });
+        if (options.modes.includes('unique')) await runCell(target.driver(), { ...warm, mode: 'unique', concurrency: 1, durationMs: warm.durationMs / 2, tag: tag() });
+      }
+    }
+    let turn = 0;
+    for (const mode of options.modes) {
+      for (const concurrency of options.concurrency[mode]) {
+        for (const spec of rotate(specs, turn++)) {
+          const limit = spec.limits?.[mode];
+          if (limit !== undefined && concurrency > limit) {
+            rows.push({ target: spec.name, mode, concurrency, skipped: `${spec.limits!.reason} (run up to ${limit})` });
+            continue;
+          }
+          const target = running.get(spec.name)!;
+          const sampler = new TreeSampler(target.pid);
+          sampler.start();
+          const result = await runCell(target.driver(), {
+            mode, concurrency, sessions: options.sessions, durationMs: options.durationSeconds * 1000,
+            timeoutMs: options.timeoutMs, maxRequests: options.maxRequests, tag: tag(),
+          });
+          const usage = sampler.stop();
+          rows.push({ target: spec.name, mode, concurrency, result, usage });
+          const errors = Object.entries(result.errors).map(([k, n]) => `${k}: ${n}`).join(', ') || 'no errors';
+          log(`${mode.padEnd(6)} ${String(concurrency).padStart(4)}  ${spec.name.padEnd(13)} ${Math.round(result.rate).toString().padStart(6)}/s  p99 ${result.latency?.p99.toFixed(2) ?? '–'} ms  ${result.ok}/${result.requests} ok  ${errors}  rss ${(usage.peakRssBytes / 1e6).toFixed(0)} MB`);
+        }
+      }
+    }
+  } finally {
+    for (const [name, target] of running) {
+      await target.stop().catch((error: unknown) => log(`stopping ${name}: ${String(error)}`));
+    }
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+  return { info, targets: infos, rows };
+}
