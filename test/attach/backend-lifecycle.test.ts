@@ -128,11 +128,22 @@ describe('attach backend lifecycle', () => {
     kube!.faults.stallAttachments();
     // THEN the probe notices, and the backend re-attaches to the same process
     const down = await h.waitForStatus(isDown, before);
-    expect(down.reason).toMatch(/no reply to an MCP ping within 300 ms/);
+    expect(down.reason).toMatch(/no reply to an MCP or WebSocket ping within 300 ms/);
     const up = await h.waitForStatus(isUp, before);
     expect(up.newProcess).toBe(false);
     expect((await h.echo('probed')).result).toMatchObject({ content: [{ text: 'Echo: probed' }] });
     expect(kube!.initializeCount()).toBe(1);
+  });
+
+  test('a live connection to a server too busy to answer a ping is not declared dead', async () => {
+    // GIVEN a process that reads stdin and never answers, and aggressive probing
+    const h = await setUp({ command: { command: process.execPath, args: ['-e', 'process.stdin.resume()'] } }, { idleProbeMs: 150 }, { probeTimeoutMs: 150 });
+    h.backend.start();
+    await h.waitForStatus(isUp);
+    const before = h.statuses.length;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // THEN the WebSocket pongs keep it up
+    expect(h.statuses.slice(before)).toEqual([]);
   });
 
   test('idle probes keep a v4 session alive through the kubelet streaming idle timeout', async () => {

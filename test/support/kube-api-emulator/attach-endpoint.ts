@@ -94,7 +94,7 @@ export class AttachEndpoint {
         this.endWith(ws, failureStatus(500, 'InternalError', `container ${container} not found`));
         return;
       }
-      this.serve(ws, protocol, pod, process, stdin);
+      this.serve(ws, socket, protocol, pod, process, stdin);
     });
   }
 
@@ -103,7 +103,7 @@ export class AttachEndpoint {
     this.server.close();
   }
 
-  private serve(ws: WebSocket, protocol: ChannelProtocol, pod: EmulatedPod, process: ContainerProcess, stdin: boolean): void {
+  private serve(ws: WebSocket, socket: Duplex, protocol: ChannelProtocol, pod: EmulatedPod, process: ContainerProcess, stdin: boolean): void {
     let lastActivity = Date.now();
     let stalled = false;
     const send = (channel: number, frame: Buffer): void => {
@@ -118,7 +118,8 @@ export class AttachEndpoint {
     const session: AttachSession = {
       protocol, pod: pod.spec.name, containerID: process.containerID,
       drop: () => ws.terminate(),
-      stall: () => { stalled = true; },
+      // Reading stops too, so not even WebSocket pings are answered.
+      stall: () => { stalled = true; socket.pause(); },
       close: () => this.endWith(ws, successStatus()),
     };
     this.sessions.add(session);

@@ -178,6 +178,7 @@ export class AttachBackend implements StreamBackend {
     }, {
       stdout: (chunk) => { if (attempt === this.attempt) this.receive(chunk); },
       stderr: (chunk) => { if (attempt === this.attempt) this.stderr(chunk); },
+      pong: () => { if (attempt === this.attempt) this.probe?.received(); },
       closed: (end) => { if (attempt === this.attempt) this.closed(end); },
     }).then(
       (connection) => this.opened(attempt, identity, connection),
@@ -204,6 +205,7 @@ export class AttachBackend implements StreamBackend {
     this.probe = new IdleProbe({
       idleMs: this.options.idleProbeMs, timeoutMs: this.options.probeTimeoutMs, clock: this.clock,
       send: (line) => connection.write(line),
+      ping: () => connection.ping(),
       dead: (reason) => this.lose(reason, 'connection-lost'),
     });
     this.probe.start();

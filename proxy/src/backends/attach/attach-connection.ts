@@ -44,6 +44,8 @@ export interface AttachEnd {
 export interface AttachHandlers {
   stdout(chunk: Buffer): void;
   stderr(chunk: Buffer): void;
+  /** A WebSocket pong: the path to the kubelet is alive (whatever the process is doing). */
+  pong(): void;
   closed(end: AttachEnd): void;
 }
 
@@ -147,6 +149,11 @@ export class AttachConnection {
     this.sendStdin(data);
   }
 
+  /** A WebSocket ping; the kubelet's stream server answers it (it does not count as stream activity). */
+  ping(): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+  }
+
   /** A normal close (1000): the container's stdin gets nothing, the process lives on. */
   close(): void {
     this.flush();
@@ -196,6 +203,7 @@ export class AttachConnection {
       }
       // 255 (v5 close of one stream) needs no action: the session's close follows.
     });
+    this.ws.on('pong', () => handlers.pong());
     this.ws.on('error', (e) => { error = e; });
     this.ws.on('close', (code) => {
       this.queue = [];

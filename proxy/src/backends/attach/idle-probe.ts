@@ -3,8 +3,10 @@
  * load balancer dropping idle flows, a half-open TCP connection), and the kubelet closes v4
  * streams that carry no stdin or stdout for its streaming idle timeout, while WebSocket pings do
  * not count as activity (ATTACH.md). So after `idleMs` without traffic the backend writes an MCP
- * `ping` to the server's stdin: the reply proves the whole path and the write itself keeps the
- * stream active. No reply within `timeoutMs` means the connection is dead.
+ * `ping` to the server's stdin (the write keeps the stream active, the reply proves the whole
+ * path) and sends a WebSocket ping (its pong proves the path even while the server is too busy to
+ * answer). Neither within `timeoutMs` means the connection is dead. Whether the *process* lives is
+ * the pod watch's business, not this probe's.
  *
  * The probe's id is the backend's own, so its reply is taken out of the stream before the
  * multiplexer sees it.
@@ -19,6 +21,8 @@ export interface IdleProbeOptions {
   readonly clock: Clock;
   /** Writes one JSON-RPC line to the server's stdin. */
   send(line: string): void;
+  /** Sends a WebSocket ping. */
+  ping(): void;
   /** No reply in time: the connection is presumed dead. */
   dead(reason: string): void;
 }
@@ -56,7 +60,7 @@ export class IdleProbe {
     this.lastTraffic = this.options.clock.now();
   }
 
-  /** Stdout from the server: proof of life even when the probe's own reply is slow. */
+  /** Stdout from the server, or a pong: proof the connection is alive even when the probe's own reply is slow. */
   received(): void {
     this.lastTraffic = this.lastReceived = this.options.clock.now();
   }
@@ -90,7 +94,7 @@ export class IdleProbe {
     if (this.outstanding) {
       this.running = false;
       this.options.dead(
-        `no traffic for ${this.options.idleMs} ms and no reply to an MCP ping within ${this.options.timeoutMs} ms: ` +
+        `no traffic for ${this.options.idleMs} ms and no reply to an MCP or WebSocket ping within ${this.options.timeoutMs} ms: ` +
         'the attach connection is presumed dead',
       );
       return;
@@ -104,6 +108,7 @@ export class IdleProbe {
     this.outstanding = `${PROBE_ID_PREFIX}${this.sequence}`;
     this.probeSentAt = this.options.clock.now();
     this.options.send(JSON.stringify({ jsonrpc: '2.0', id: this.outstanding, method: 'ping' }));
+    this.options.ping();
     this.schedule(this.options.timeoutMs);
   }
 }
