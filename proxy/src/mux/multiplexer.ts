@@ -49,6 +49,8 @@ export class Multiplexer {
   /** The proxy's own requests in flight (handshake, tools/list...): they do not use clients' capacity. */
   private internalInFlight = 0;
   private rootsHint: Session | undefined;
+  private initTextSource: Record<string, unknown> | undefined;
+  private readonly initTexts = new Map<string, string>();
   /** uri → sessions subscribed to it. */
   private readonly subscribers = new Map<string, Set<Session>>();
 
@@ -113,7 +115,18 @@ export class Multiplexer {
     session.protocolVersion = negotiateVersion(params.protocolVersion, this.lifecycle.backendProtocolVersion);
     session.initialized = true;
     this.deps.telemetry.request('initialize', 'success', session.transport, 0, undefined);
-    return resultResponse(message.id as JsonRpcId, { ...this.lifecycle.initResult, protocolVersion: session.protocolVersion });
+    return `{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"result":${this.initResultText(session.protocolVersion)}}`;
+  }
+
+  /** The cached handshake result as JSON, per negotiated version (serialized once, not per client). */
+  private initResultText(version: string): string {
+    if (this.initTextSource !== this.lifecycle.initResult) {
+      this.initTextSource = this.lifecycle.initResult;
+      this.initTexts.clear();
+    }
+    let text = this.initTexts.get(version);
+    if (text === undefined) this.initTexts.set(version, (text = JSON.stringify({ ...this.lifecycle.initResult, protocolVersion: version })));
+    return text;
   }
 
   /** One classified client message of `session`, carried by `exchange` (requests get their response there). */
