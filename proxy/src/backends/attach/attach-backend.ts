@@ -282,7 +282,9 @@ export class AttachBackend implements StreamBackend {
     this.clock.clearTimeout(this.suspectTimer);
     this.suspectTimer = this.clock.setTimeout(() => {
       if (!sameProcess(this.suspect, process)) return;
-      this.log.info('process still running after a normal-looking close; re-attaching to it', { containerID: process.containerID });
+      if (sameProcess(processIdentity(this.pod), process)) {
+        this.log.info('process still running after a normal-looking close; re-attaching to it', { containerID: process.containerID });
+      }
       this.suspect = undefined;
       this.tryAttach();
     }, this.options.exitConfirmMs);
