@@ -48,6 +48,8 @@ export function processTree(root: number): number[] {
 
 export interface TreeUsage {
   readonly peakRssBytes: number;
+  /** Peak RSS of the root process alone (the bridge or proxy itself, without the servers it runs). */
+  readonly peakRootRssBytes: number;
   /** CPU seconds used by the tree's processes while sampling (children that exit in between are missed). */
   readonly cpuSeconds: number;
 }
@@ -57,6 +59,7 @@ export class TreeSampler {
   private readonly startTicks = new Map<number, number>();
   private readonly lastTicks = new Map<number, number>();
   private peakRssBytes = 0;
+  private peakRootRssBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private samples = 0;
   private readonly root: number;
@@ -81,7 +84,7 @@ export class TreeSampler {
     this.sample();
     let ticks = 0;
     for (const [pid, last] of this.lastTicks) ticks += last - (this.startTicks.get(pid) ?? last);
-    return { peakRssBytes: this.peakRssBytes, cpuSeconds: ticks / TICKS_PER_SECOND };
+    return { peakRssBytes: this.peakRssBytes, peakRootRssBytes: this.peakRootRssBytes, cpuSeconds: ticks / TICKS_PER_SECOND };
   }
 
   private sample(): void {
@@ -90,6 +93,7 @@ export class TreeSampler {
       const stat = readStat(pid);
       if (!stat) continue;
       rss += stat.rssBytes;
+      if (pid === this.root) this.peakRootRssBytes = Math.max(this.peakRootRssBytes, stat.rssBytes);
       if (!this.startTicks.has(pid)) this.startTicks.set(pid, this.samples === 0 ? stat.cpuTicks : 0);
       this.lastTicks.set(pid, stat.cpuTicks);
     }

@@ -69,16 +69,18 @@ async function httpTarget(name: string, context: StartContext, command: (port: n
 }
 
 const PROXY_CLI = path.join(REPO_ROOT, 'proxy/src/cli.ts');
+/** As the proxy's bin (shebang) and image entrypoint run it: see proxy/README.md, "Memory". */
+const PROXY_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 export const TARGETS: readonly TargetSpec[] = [
   {
     name: 'proxy',
-    description: 'our proxy, spawn backend (`node proxy/src/cli.ts -- <server>`)',
+    description: 'our proxy, spawn backend (`node --max-semi-space-size=8 proxy/src/cli.ts -- <server>`, as its bin and image run it)',
     peer: false,
     ours: true,
     unavailable: () => (fs.existsSync(PROXY_CLI) ? undefined : 'proxy/src/cli.ts does not exist yet'),
     start: (context) => httpTarget('proxy', context, (port) => ({
-      args: [PROXY_CLI, '--host', '127.0.0.1', '--port', String(port), '--metrics-port', '0', '--', node, ...serverStdio],
+      args: [...PROXY_NODE_FLAGS, PROXY_CLI, '--host', '127.0.0.1', '--port', String(port), '--metrics-port', '0', '--', node, ...serverStdio],
     })),
   },
   attachTarget,
