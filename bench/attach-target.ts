@@ -17,6 +17,8 @@ import type { TargetSpec } from './targets.ts';
 
 const EMULATOR_CLI = path.join(REPO_ROOT, 'test/support/kube-api-emulator/cli.ts');
 const PROXY_CLI = path.join(REPO_ROOT, 'proxy/src/cli.ts');
+/** As the proxy's bin (shebang) and image run it, and as the spawn target runs it. */
+const PROXY_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 async function answersInitialize(port: number): Promise<boolean> {
   const connection = new HttpConnection('127.0.0.1', port);
@@ -30,7 +32,7 @@ async function answersInitialize(port: number): Promise<boolean> {
 
 export const attachTarget: TargetSpec = {
   name: 'proxy-attach',
-  description: 'our proxy, attach backend: `pods/attach` through the Kubernetes API emulator (own process) in front of the server',
+  description: 'our proxy, attach backend (`node --max-semi-space-size=8 proxy/src/cli.ts --config`): `pods/attach` through the Kubernetes API emulator (own process) in front of the server',
   peer: false,
   unavailable: () => (fs.existsSync(PROXY_CLI) && fs.existsSync(EMULATOR_CLI) ? undefined : 'proxy/src/cli.ts or the API emulator is missing'),
   async start(context) {
@@ -51,7 +53,7 @@ export const attachTarget: TargetSpec = {
       logging: { level: 'warn' },
     }));
     const listen = ['--host', '127.0.0.1', '--port', String(port), '--metrics-port', '0'];
-    const proxy = spawnTarget(node, [PROXY_CLI, '--config', configFile, ...listen], { logFile: path.join(context.workDir, 'proxy-attach.log') });
+    const proxy = spawnTarget(node, [...PROXY_NODE_FLAGS, PROXY_CLI, '--config', configFile, ...listen], { logFile: path.join(context.workDir, 'proxy-attach.log') });
     try {
       await waitUntil('proxy-attach', proxy, () => answersInitialize(port));
     } catch (error) {
