@@ -74,3 +74,23 @@ export function readableId(value: unknown): JsonRpcId | null {
   const id = (value as Record<string, unknown>).id;
   return isValidId(id) ? id : null;
 }
+
+/**
+ * When a serialized message's last member is an integer `"id"` (`...,"id":42}`), returns the id and
+ * the offset of `,"id":`. Such a member can only belong to the top-level object: a nested object
+ * would end the text with `}}`, a string with `"}`.
+ */
+export function trailingId(text: string): [id: number, at: number] | undefined {
+  if (text.charCodeAt(text.length - 1) !== 125 /* } */) return undefined;
+  const at = text.lastIndexOf(',"id":');
+  const first = at + 6;
+  const last = text.length - 1;
+  if (at === -1 || last === first || last - first > 15) return undefined;
+  let id = 0;
+  for (let i = first; i < last; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    id = id * 10 + digit;
+  }
+  return [id, at];
+}

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
-  CreateMessageRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema, ResourceListChangedNotificationSchema,
+  CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema, ResourceListChangedNotificationSchema,
   ResourceUpdatedNotificationSchema, type Progress,
 } from '@modelcontextprotocol/sdk/types.js';
 import { backends } from '../support/backends.ts';
@@ -75,6 +75,45 @@ describe.each(backends)('proxy streams over the $name backend', (fixture) => {
     expect(JSON.stringify(fromB)).toContain('answer from b');
     expect(asked).toEqual(['a', 'b']);
     await noise;
+  });
+
+  it('routes an elicitation request to the client that can answer it', async () => {
+    const asker = await connect({ name: 'elicitor', elicitation: true });
+    asker.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'decline' as const }));
+    const result = await asker.callTool({ name: 'trigger-elicitation-request', arguments: {} });
+    expect(textOf(result)).toContain('declined');
+  });
+
+  it('carries progress in order before the response on the legacy SSE stream', async () => {
+    // Raw, because the SDK client drops a progress notification that arrives in the same chunk as its
+    // response (notification handlers run a microtask later than responses); the proxy's part is the order.
+    const controller = new AbortController();
+    const stream = await fetch(`${proxy.proxy.url}/sse`, { headers: { accept: 'text/event-stream' }, signal: controller.signal });
+    const reader = stream.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const readUntil = async (pattern: RegExp) => {
+      while (!pattern.test(text)) text += decoder.decode((await reader.read()).value, { stream: true });
+    };
+    await readUntil(/event: endpoint\ndata: (\S+)\n\n/);
+    const endpoint = `${proxy.proxy.url}${/data: (\S+)/.exec(text)![1]}`;
+    const send = (message: unknown) => raw(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(message) });
+    await send({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'raw-sse', version: '1' } } });
+    await send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    await send({ jsonrpc: '2.0', id: 'run', method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 }, _meta: { progressToken: 77 } } });
+    await readUntil(/"id":"run"/);
+    controller.abort();
+    const messages = text.split('\n\n').filter((block) => block.startsWith('event: message')).map((block) => JSON.parse(block.slice(block.indexOf('data: ') + 6)));
+    const run = messages.filter((message) => message.id === 'run' || message.method === 'notifications/progress');
+    expect(run.map((message) => message.method ?? `response ${message.id}`)).toEqual(['notifications/progress', 'notifications/progress', 'response run']);
+    expect(run.slice(0, 2).map((message) => [message.params.progressToken, message.params.progress])).toEqual([[77, 1], [77, 2]]);
+    expect(messages.find((message) => message.id === 'init').result.protocolVersion).toBe('2024-11-05');
+  });
+
+  it('carries a sampling request over the legacy SSE client transport', async () => {
+    const client = await connect({ name: 'sse-sampling', transport: 'sse', sampling: true });
+    client.setRequestHandler(CreateMessageRequestSchema, sampleAnswer('answer over sse'));
+    expect(JSON.stringify(await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'x', maxTokens: 5 } }))).toContain('answer over sse');
   });
 
   it('answers the server with an error when no client can sample', async () => {

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { Backoff } from '../../proxy/src/backends/backoff.ts';
 import { LineSplitter } from '../../proxy/src/backends/line-splitter.ts';
 import { createRequestGuard } from '../../proxy/src/front/http-util.ts';
-import { classify } from '../../proxy/src/jsonrpc.ts';
+import { classify, trailingId } from '../../proxy/src/jsonrpc.ts';
 import { allowsBatches, negotiateVersion } from '../../proxy/src/protocol.ts';
 import { restartReasonLabel } from '../../proxy/src/telemetry/telemetry.ts';
 
@@ -51,6 +51,30 @@ describe('classify', () => {
       expect(['request', 'notification', 'response']).not.toContain(classify(message));
     },
   );
+});
+
+describe('trailingId', () => {
+  it.each([
+    ['{"result":{},"jsonrpc":"2.0","id":42}'],
+    ['{"result":{"content":[{"type":"text","text":"Echo: ,\\"id\\":7}"}]},"jsonrpc":"2.0","id":3}'],
+    ['{"error":{"code":-32601,"message":"x"},"jsonrpc":"2.0","id":0}'],
+  ])('finds the top-level id of %s', (text) => {
+    const found = trailingId(text);
+    expect(found?.[0]).toBe(JSON.parse(text).id);
+    expect(text.slice(found![1])).toBe(`,"id":${JSON.parse(text).id}}`);
+  });
+
+  it.each([
+    ['{"result":{"x":{"y":1,"id":7}}}'],
+    ['{"result":"a,\\"id\\":7}"}'],
+    ['{"result":{},"id":"7"}'],
+    ['{"result":{},"id":-7}'],
+    ['{"result":{},"id":}'],
+    ['{"result":{},"id":12345678901234567}'],
+    ['{"result":{},"id":7} '],
+  ])('finds no top-level integer id at the end of %s', (text) => {
+    expect(trailingId(text)).toBeUndefined();
+  });
 });
 
 describe('negotiateVersion', () => {

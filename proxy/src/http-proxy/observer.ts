@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { classify, type JsonRpcMessage } from '../jsonrpc.ts';
-import { methodLabel, type RequestStatus, type SpanHandle, type Telemetry, type TransportLabel } from '../telemetry/telemetry.ts';
+import { methodLabel, toolNamesOf, type RequestStatus, type SpanHandle, type Telemetry, type TransportLabel } from '../telemetry/telemetry.ts';
 
 interface Entry {
   readonly method: string;
@@ -59,10 +59,8 @@ export class RequestObserver {
     }
     const message = value as JsonRpcMessage;
     if (message.method !== undefined || message.id === undefined) return;
-    if (message.result && typeof message.result === 'object' && Array.isArray((message.result as { tools?: unknown }).tools)) {
-      const tools = (message.result as { tools: Array<{ name?: unknown }> }).tools;
-      this.telemetry.announceTools(tools.map((tool) => tool?.name).filter((name): name is string => typeof name === 'string'));
-    }
+    const tools = toolNamesOf(message.result);
+    if (tools.length > 0) this.telemetry.announceTools(tools);
     this.end(JSON.stringify(message.id), message.error ? 'error' : 'success', message.error?.code);
   }
 

@@ -16,16 +16,17 @@
 import type { Clock, StreamBackend } from '../backends/types.ts';
 import type { ResolvedProxyConfig } from '../config-validate.ts';
 import {
-  BACKEND_UNAVAILABLE, INVALID_REQUEST, REQUEST_CANCELLED, REQUEST_TIMEOUT, errorResponse, isValidId, resultResponse,
+  trailingId, BACKEND_UNAVAILABLE, INVALID_REQUEST, REQUEST_CANCELLED, REQUEST_TIMEOUT, errorResponse, isValidId, resultResponse,
   type JsonRpcId, type JsonRpcMessage, type MessageKind,
 } from '../jsonrpc.ts';
 import type { Logger } from '../log.ts';
 import { negotiateVersion } from '../protocol.ts';
-import { methodLabel, type RequestStatus, type SpanStart, type Telemetry } from '../telemetry/telemetry.ts';
+import { methodLabel, toolNamesOf, type RequestStatus, type SpanStart, type Telemetry } from '../telemetry/telemetry.ts';
 import { BackendLifecycle } from './lifecycle.ts';
 import { PendingTable, type Pending } from './pending.ts';
 import { ServerRequestRouter } from './server-requests.ts';
 import { LOG_LEVELS, SessionRegistry, type Exchange, type Session } from './session.ts';
+import { SharedServerState } from './shared-state.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 
 export interface MultiplexerDeps {
@@ -51,8 +52,7 @@ export class Multiplexer {
   private rootsHint: Session | undefined;
   private initTextSource: Record<string, unknown> | undefined;
   private readonly initTexts = new Map<string, string>();
-  /** uri → sessions subscribed to it. */
-  private readonly subscribers = new Map<string, Set<Session>>();
+  private readonly shared: SharedServerState;
 
   constructor(deps: MultiplexerDeps) {
     this.deps = deps;
@@ -72,6 +72,7 @@ export class Multiplexer {
       onReady: (newProcess) => this.onBackendReady(newProcess),
       onDown: (reason) => this.onBackendDown(reason),
     });
+    this.shared = new SharedServerState(this.sessions);
     this.serverRequests = new ServerRequestRouter({
       sessions: this.sessions,
       pending: this.pending,
@@ -144,7 +145,7 @@ export class Multiplexer {
         const level = LOG_LEVELS.indexOf(message.params?.level as (typeof LOG_LEVELS)[number]);
         if (level >= 0) {
           session.logLevel = level;
-          message.params!.level = LOG_LEVELS[this.lowestLogLevel()];
+          message.params!.level = this.shared.lowestLogLevel();
         }
         break;
       }
@@ -152,8 +153,8 @@ export class Multiplexer {
       case 'resources/unsubscribe': {
         const uri = message.params?.uri;
         if (typeof uri !== 'string') break;
-        if (message.method === 'resources/subscribe') this.subscribe(session, uri);
-        else if (this.unsubscribe(session, uri)) {
+        if (message.method === 'resources/subscribe') this.shared.subscribe(session, uri);
+        else if (this.shared.unsubscribe(session, uri)) {
           this.deps.telemetry.request('resources/unsubscribe', 'success', session.transport, 0, undefined);
           return exchange.respond(resultResponse(message.id as JsonRpcId, {}));
         }
@@ -278,14 +279,9 @@ export class Multiplexer {
   private answerVerbatim(line: string): boolean {
     const isResult = line.startsWith('{"result":');
     if (!isResult && !line.startsWith('{"error":')) return false;
-    const at = line.lastIndexOf(',"id":');
-    if (at === -1 || line.charCodeAt(line.length - 1) !== 125 /* } */) return false;
-    let backendId = 0;
-    for (let i = at + 6; i < line.length - 1; i++) {
-      const digit = line.charCodeAt(i) - 48;
-      if (digit < 0 || digit > 9 || i - at > 21) return false;
-      backendId = backendId * 10 + digit;
-    }
+    const trailing = trailingId(line);
+    if (trailing === undefined) return false;
+    const [backendId, at] = trailing;
     const pending = this.pending.get(backendId);
     if (!pending || pending.internal || pending.span || pending.method === 'tools/list') return false;
     if (this.pending.remove(pending)) {
@@ -343,7 +339,7 @@ export class Multiplexer {
       return;
     }
     if (method === 'notifications/resources/updated') {
-      const subscribed = typeof params?.uri === 'string' ? this.subscribers.get(params.uri) : undefined;
+      const subscribed = this.shared.subscribersOf(params?.uri);
       if (!subscribed) return;
       const text = JSON.stringify(message);
       for (const session of subscribed) session.deliver(text);
@@ -353,35 +349,8 @@ export class Multiplexer {
     this.deps.logger.debug('server notification with no recipient dropped', { method });
   }
 
-  // ---- per-session server state (log level, subscriptions) -------------------------------------
-
-  private lowestLogLevel(): number {
-    let lowest = LOG_LEVELS.length - 1;
-    for (const session of this.sessions.values()) if (session.logLevel >= 0 && session.logLevel < lowest) lowest = session.logLevel;
-    return lowest;
-  }
-
-  private subscribe(session: Session, uri: string): void {
-    (session.subscriptions ??= new Set()).add(uri);
-    let set = this.subscribers.get(uri);
-    if (!set) this.subscribers.set(uri, (set = new Set()));
-    set.add(session);
-  }
-
-  /** True when other sessions still hold the subscription (the backend keeps it; answer locally). */
-  private unsubscribe(session: Session, uri: string): boolean {
-    session.subscriptions?.delete(uri);
-    const set = this.subscribers.get(uri);
-    set?.delete(session);
-    if (set && set.size > 0) return true;
-    this.subscribers.delete(uri);
-    return false;
-  }
-
   private learnTools(result: unknown): void {
-    const tools = (result as { tools?: unknown }).tools;
-    if (!Array.isArray(tools)) return;
-    this.deps.telemetry.announceTools(tools.map((tool) => (tool as { name?: unknown })?.name).filter((name): name is string => typeof name === 'string'));
+    this.deps.telemetry.announceTools(toolNamesOf(result));
   }
 
   private refreshTools(cursor?: string, page = 0): void {
@@ -400,10 +369,9 @@ export class Multiplexer {
     if (!newProcess) return;
     this.refreshTools();
     // A new process has none of the per-session state clients set on the old one: restore it.
-    const level = this.lowestLogLevel();
-    const anyLevel = [...this.sessions.values()].some((session) => session.logLevel >= 0);
-    if (anyLevel) this.internalRequest('logging/setLevel', { level: LOG_LEVELS[level] }, () => {});
-    for (const uri of this.subscribers.keys()) this.internalRequest('resources/subscribe', { uri }, () => {});
+    const level = this.shared.lowestLogLevel();
+    if (level) this.internalRequest('logging/setLevel', { level }, () => {});
+    for (const uri of this.shared.subscribedUris()) this.internalRequest('resources/subscribe', { uri }, () => {});
   }
 
   private onBackendDown(reason: string): void {
@@ -425,7 +393,7 @@ export class Multiplexer {
     this.serverRequests.sessionEnded(session);
     if (session.subscriptions) {
       for (const uri of session.subscriptions) {
-        if (!this.unsubscribe(session, uri) && this.lifecycle.ready) this.internalRequest('resources/unsubscribe', { uri }, () => {});
+        if (!this.shared.unsubscribe(session, uri) && this.lifecycle.ready) this.internalRequest('resources/unsubscribe', { uri }, () => {});
       }
     }
     if (this.rootsHint === session) this.rootsHint = undefined;

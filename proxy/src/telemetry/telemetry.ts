@@ -86,6 +86,13 @@ export function createNullTelemetry(): Telemetry {
   };
 }
 
+/** The tool names in a `tools/list` result. */
+export function toolNamesOf(result: unknown): string[] {
+  const tools = (result as { tools?: unknown } | undefined)?.tools;
+  if (!Array.isArray(tools)) return [];
+  return tools.map((tool) => (tool as { name?: unknown } | null)?.name).filter((name): name is string => typeof name === 'string');
+}
+
 /** Maps a backend's human-readable `down` reason to a bounded label value. */
 export function restartReasonLabel(reason: string): RestartReason {
   const text = reason.toLowerCase();
