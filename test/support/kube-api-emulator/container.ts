@@ -10,6 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
 export const STDOUT_FRAME_BYTES = 32_768;
+/** How an `initialize` request reaches stdin from JSON.stringify (the proxy and the SDK write it so). */
+const INITIALIZE = Buffer.from('"method":"initialize"');
 
 /** What an attach session receives from the container. */
 export interface Attacher {
@@ -36,7 +38,7 @@ export class ContainerProcess {
   private readonly child: ChildProcess;
   private readonly attachers = new Set<Attacher>();
   private alive = true;
-  private stdinTail = '';
+  private stdinTail: Buffer = Buffer.alloc(0);
   /** `initialize` requests that reached this process's stdin: proves whether a re-attach re-initialized. */
   initializeCount = 0;
   /** Complete stdin lines this process received (including empty ones). */
@@ -103,13 +105,20 @@ export class ContainerProcess {
     }
   }
 
+  /**
+   * Counts lines and `initialize` requests on bytes, without decoding: the emulator sits in the
+   * benchmark's data path and must cost little. A short tail of the previous chunk is kept so a
+   * method name split across chunks is still seen.
+   */
   private observeStdin(data: Buffer): void {
-    const text = this.stdinTail + data.toString('utf8');
-    const lines = text.split('\n');
-    this.stdinTail = lines.pop() ?? '';
-    for (const line of lines) {
-      this.stdinLines += 1;
-      if (/"method"\s*:\s*"initialize"/.test(line)) this.initializeCount += 1;
+    for (let i = data.indexOf(0x0a); i !== -1; i = data.indexOf(0x0a, i + 1)) this.stdinLines += 1;
+    const keep = INITIALIZE.length - 1;
+    if (this.stdinTail.length > 0 && Buffer.concat([this.stdinTail, data.subarray(0, keep)]).includes(INITIALIZE)) {
+      this.initializeCount += 1;
     }
+    for (let i = data.indexOf(INITIALIZE); i !== -1; i = data.indexOf(INITIALIZE, i + 1)) this.initializeCount += 1;
+    this.stdinTail = data.length >= keep
+      ? Buffer.from(data.subarray(data.length - keep))
+      : Buffer.concat([this.stdinTail, data]).subarray(-keep);
   }
 }
