@@ -27,6 +27,7 @@ import { PendingTable, type Pending } from './pending.ts';
 import { ServerRequestRouter } from './server-requests.ts';
 import { LOG_LEVELS, SessionRegistry, type Exchange, type Session } from './session.ts';
 import { SharedServerState } from './shared-state.ts';
+import { routeServerNotification, type NotificationRoutes } from './notifications.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 
 export interface MultiplexerDeps {
@@ -47,17 +48,21 @@ export class Multiplexer {
   private readonly deps: MultiplexerDeps;
   private readonly maxInFlight: number;
   private forwardSeq = 0;
+  /** Per-request log lines only at debug level; checked once, not per request. */
+  private readonly debug: boolean;
   /** The proxy's own requests in flight (handshake, tools/list...): they do not use clients' capacity. */
   private internalInFlight = 0;
   private rootsHint: Session | undefined;
   private initTextSource: Record<string, unknown> | undefined;
   private readonly initTexts = new Map<string, string>();
   private readonly shared: SharedServerState;
+  private readonly notificationRoutes: NotificationRoutes;
 
   constructor(deps: MultiplexerDeps) {
     this.deps = deps;
     const limits = deps.config.limits;
     this.maxInFlight = limits.maxInFlight;
+    this.debug = deps.logger.isEnabled('debug');
     this.pending = new PendingTable(limits.requestTimeoutMs);
     this.sessions = new SessionRegistry(limits.maxSessions, limits.sessionIdleTimeoutMs, {
       created: (session) => deps.logger.debug('session created', { session: session.id, transport: session.transport }),
@@ -82,6 +87,14 @@ export class Multiplexer {
       timeoutMs: limits.requestTimeoutMs,
       rootsHint: () => (this.rootsHint?.closed ? undefined : this.rootsHint),
     });
+    this.notificationRoutes = {
+      pending: this.pending,
+      sessions: this.sessions,
+      shared: this.shared,
+      serverRequests: this.serverRequests,
+      logger: deps.logger,
+      toolsChanged: () => this.refreshTools(),
+    };
   }
 
   start(): void {
@@ -246,7 +259,11 @@ export class Multiplexer {
   }
 
   private report(pending: Pending, status: RequestStatus): void {
-    this.deps.telemetry.request(methodLabel(pending.method), status, pending.session!.transport, (performance.now() - pending.startedAt) / 1000, pending.tool);
+    const seconds = (performance.now() - pending.startedAt) / 1000;
+    this.deps.telemetry.request(methodLabel(pending.method), status, pending.session!.transport, seconds, pending.tool);
+    if (this.debug) {
+      this.deps.logger.debug('request done', { session: pending.session!.id, requestId: pending.clientId, backendId: pending.backendId, method: pending.method, status, ms: Math.round(seconds * 1000) });
+    }
   }
 
   private fail(pending: Pending, code: number, text: string, status: RequestStatus): void {
@@ -310,43 +327,7 @@ export class Multiplexer {
       }
       return this.serverRequests.route(message);
     }
-    this.serverNotification(message);
-  }
-
-  private serverNotification(message: JsonRpcMessage): void {
-    const method = message.method!;
-    const params = message.params;
-    if (method === 'notifications/progress') {
-      const pending = this.pending.get(params?.progressToken);
-      if (!pending?.session || pending.progressToken === undefined) return;
-      params!.progressToken = pending.progressToken;
-      const text = JSON.stringify(message);
-      if (!pending.exchange?.relate(text)) pending.session.deliver(text);
-      return;
-    }
-    if (method === 'notifications/message') {
-      const level = LOG_LEVELS.indexOf(params?.level as (typeof LOG_LEVELS)[number]);
-      const text = JSON.stringify(message);
-      for (const session of this.sessions.values()) {
-        if (session.logLevel >= 0 && level >= session.logLevel) session.deliver(text);
-      }
-      return;
-    }
-    if (method.endsWith('/list_changed')) {
-      const text = JSON.stringify(message);
-      for (const session of this.sessions.values()) session.deliver(text);
-      if (method === 'notifications/tools/list_changed') this.refreshTools();
-      return;
-    }
-    if (method === 'notifications/resources/updated') {
-      const subscribed = this.shared.subscribersOf(params?.uri);
-      if (!subscribed) return;
-      const text = JSON.stringify(message);
-      for (const session of subscribed) session.deliver(text);
-      return;
-    }
-    if (method === 'notifications/cancelled') return this.serverRequests.cancelledByServer(message);
-    this.deps.logger.debug('server notification with no recipient dropped', { method });
+    routeServerNotification(message, this.notificationRoutes);
   }
 
   private learnTools(result: unknown): void {
@@ -377,7 +358,9 @@ export class Multiplexer {
   private onBackendDown(reason: string): void {
     this.serverRequests.backendLost();
     const text = `backend unavailable: ${reason}`;
-    for (const pending of this.pending.takeAll()) this.endRemoved(pending, BACKEND_UNAVAILABLE, text, 'error');
+    const failed = this.pending.takeAll();
+    if (failed.length > 0) this.deps.logger.warn('backend lost: failing requests in flight', { reason, requests: failed.length });
+    for (const pending of failed) this.endRemoved(pending, BACKEND_UNAVAILABLE, text, 'error');
   }
 
   private endRemoved(pending: Pending, code: number, text: string, status: RequestStatus): void {
@@ -402,6 +385,7 @@ export class Multiplexer {
   /** Timeouts of requests, server requests, readiness waiters and idle sessions. */
   sweep(now: number, sessionsToo: boolean): void {
     for (const pending of this.pending.takeExpired(now)) {
+      this.deps.logger.warn('request timed out', { session: pending.session?.id, requestId: pending.clientId, backendId: pending.backendId, method: pending.method });
       if (!pending.internal) this.cancelInBackend(pending, 'request timed out in the proxy');
       this.endRemoved(pending, REQUEST_TIMEOUT, `request timed out after ${this.deps.config.limits.requestTimeoutMs} ms`, 'timeout');
     }
