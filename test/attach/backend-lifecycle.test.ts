@@ -96,7 +96,10 @@ describe('attach backend lifecycle', () => {
     const down = await harness.waitForStatus((s) => isDown(s) && /403/.test(s.reason));
     expect((down as { reason: string }).reason).toContain('403 Forbidden: missing permission get pods/attach "everything-0" in namespace "mcp-servers"');
     const logged = harness.logsMatching(/attach forbidden: missing permission/);
-    expect(logged[0]).toMatchObject({ level: 'error', missingPermission: 'get pods/attach "everything-0" in namespace "mcp-servers"' });
+    expect(logged[0]).toMatchObject({
+      level: 'error', missingPermission: 'get pods/attach "everything-0" in namespace "mcp-servers"',
+      permission: { verb: 'get', resource: 'pods', subresource: 'attach', namespace: 'mcp-servers', name: 'everything-0' },
+    });
     expect(String(logged[0]!.error)).toContain('cannot get resource "pods/attach"');
     expect(harness.statuses.some(isUp)).toBe(false);
     // WHEN the permission is granted, the backend recovers on its own

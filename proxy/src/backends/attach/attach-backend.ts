@@ -95,7 +95,9 @@ export class AttachBackend implements StreamBackend {
       changed: (pods) => this.podsChanged(pods),
       failed: (failure, retryInMs) => {
         if (failure.missingPermission) {
-          this.log.error('pod watch forbidden: missing permission', { missingPermission: failure.missingPermission, error: failure.message });
+          this.log.error('pod watch forbidden: missing permission', {
+            missingPermission: failure.missingPermission, permission: failure.permission, error: failure.message,
+          });
         } else {
           this.log.warn('pod watch failed', { error: failure.message, retryInMs });
         }
@@ -231,7 +233,9 @@ export class AttachBackend implements StreamBackend {
       return;
     }
     if (failure.missingPermission) {
-      this.log.error('attach forbidden: missing permission', { missingPermission: failure.missingPermission, error: failure.message });
+      this.log.error('attach forbidden: missing permission', {
+        missingPermission: failure.missingPermission, permission: failure.permission, error: failure.message,
+      });
     }
     if (failure.code === 500 && /not found/.test(failure.message)) this.suspectProcess(identity);
     const reason = `attach to pod ${identity.podName} failed: ${failure.message}`;

@@ -22,6 +22,8 @@ export interface ApiFailure {
   readonly message: string;
   /** For a 403: the missing permission, e.g. `get pods/attach "mcp-0" in namespace "mcp-servers"`. */
   readonly missingPermission?: string;
+  /** For a 403: the same, as fields (verb, resource, subresource, namespace, name) for log queries. */
+  readonly permission?: ApiRequest;
 }
 
 interface StatusBody { message?: unknown; reason?: unknown; code?: unknown }
@@ -59,7 +61,9 @@ export function describeApiFailure(request: ApiRequest, error: unknown, code?: n
     : httpCode ? `HTTP ${httpCode}` : String(error);
   if (httpCode === 403) {
     const missingPermission = permissionOf(request);
-    return { code: 403, message: `403 Forbidden: missing permission ${missingPermission}: ${message}`, missingPermission };
+    return {
+      code: 403, message: `403 Forbidden: missing permission ${missingPermission}: ${message}`, missingPermission, permission: request,
+    };
   }
   if (httpCode === 401) return { code: 401, message: `401 Unauthorized: the API server rejected the proxy's credentials: ${message}` };
   return httpCode ? { code: httpCode, message: `${httpCode} ${message}` } : { message };
