@@ -91,9 +91,20 @@ export async function runBenchmark(options: BenchOptions): Promise<Run> {
   let cellNumber = 0;
   const tag = (): string => `c${++cellNumber}${Date.now().toString(36)}`;
   try {
-    for (const spec of specs) {
+    for (const spec of [...specs]) {
       log(`starting ${spec.name}`);
-      const target = await spec.start(context);
+      let target: RunningTarget;
+      try {
+        target = await spec.start(context);
+      } catch (error) {
+        // One target that cannot start must not cost the whole run: it is reported as not run.
+        const reason = `failed to start: ${String((error as Error).message ?? error).split('\n')[0]}`;
+        log(`${spec.name} ${reason}`);
+        const index = infos.findIndex((t) => t.name === spec.name);
+        infos[index] = { ...infos[index]!, unavailable: reason };
+        specs.splice(specs.indexOf(spec), 1);
+        continue;
+      }
       running.set(spec.name, target);
       // Warm-up: JIT and connection setup, in both modes, not recorded.
       const warm = { sessions: options.sessions, durationMs: options.warmupSeconds * 1000, timeoutMs: options.timeoutMs, maxRequests: options.maxRequests };

@@ -77,9 +77,13 @@ function ordered(run: Run): Row[] {
 }
 
 export function textTable(run: Run): string {
-  const rows = [HEADER, ...ordered(run).map(cells)];
+  const all = ordered(run);
+  const rows = [HEADER, ...all.filter((r) => r.result).map(cells)];
   const widths = HEADER.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i <= 2 || i === 12 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()).join('\n');
+  const line = (r: string[]): string => r.map((c, i) => (i <= 2 || i === 12 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  // Cells not run are listed under the table, so their reason does not widen a column.
+  const skipped = all.filter((r) => !r.result).map((r) => `${r.target} ${r.mode} ${r.concurrency}: not run, ${r.skipped ?? ''}`);
+  return [...rows.map(line), ...(skipped.length ? ['', ...skipped] : [])].join('\n');
 }
 
 export function markdownTable(run: Run): string {

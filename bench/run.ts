@@ -4,7 +4,7 @@
  *
  * Options (each also settable by the environment variable in brackets):
  *   --quick                 1 s cells, concurrency 1 and 20, no docs written (a quick look)
- *   --duration S            seconds per cell [BENCH_DURATION] (default 5)
+ *   --duration S            seconds per cell [BENCH_DURATION] (default 6)
  *   --warmup S              warm-up seconds per target [BENCH_WARMUP] (default 2)
  *   --concurrency 1,20,...  shared-session concurrencies [BENCH_CONCURRENCY] (default 1,20,200,1000)
  *   --unique-concurrency .. unique-session concurrencies [BENCH_UNIQUE_CONCURRENCY] (default 1,20,200)
@@ -78,7 +78,7 @@ const run = await runBenchmark({
     shared: numbers(values.concurrency ?? env['BENCH_CONCURRENCY'] ?? (quick ? '1,20' : '1,20,200,1000'), '--concurrency'),
     unique: numbers(values['unique-concurrency'] ?? env['BENCH_UNIQUE_CONCURRENCY'] ?? (quick ? '1,20' : '1,20,200'), '--unique-concurrency'),
   },
-  durationSeconds: positive(values.duration ?? env['BENCH_DURATION'] ?? (quick ? '1' : '5'), '--duration'),
+  durationSeconds: positive(values.duration ?? env['BENCH_DURATION'] ?? (quick ? '1' : '6'), '--duration'),
   warmupSeconds: positive(values.warmup ?? env['BENCH_WARMUP'] ?? (quick ? '0.5' : '2'), '--warmup'),
   sessions: numbers(values.sessions ?? '10', '--sessions')[0]!,
   timeoutMs: numbers(values.timeout ?? '10000', '--timeout')[0]!,
