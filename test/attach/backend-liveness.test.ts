@@ -51,6 +51,8 @@ describe('attach backend liveness', () => {
     // ...and once the pod shows the restart, the new process is attached and initialized
     const up = await harness.waitForStatus(isNewProcessUp, before);
     expect(up.detail).toContain('restartCount 1');
+    // AND the dead container was never reported up (v5 upgrades first: the backend held `up`)
+    expect(harness.statuses.slice(before).filter(isUp)).toEqual([up]);
     await harness.initialize();
     expect((await harness.echo('recovered')).result).toMatchObject({ content: [{ text: 'Echo: recovered' }] });
     expect(kube.initializeCount()).toBe(2);

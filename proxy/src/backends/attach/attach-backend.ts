@@ -36,6 +36,9 @@ export type AttachState = 'idle' | 'waiting-for-pod' | 'attaching' | 'ready' | '
 
 export const LOST_OUTPUT_NOTE = 'output written while detached is lost';
 
+/** How long a v5 attach to a process of doubtful life must stay open before it counts (see `opened`). */
+const V5_SETTLE_MS = 250;
+
 export interface AttachBackendOptions {
   readonly kubeConfig: KubeConfig;
   readonly namespace: string;
@@ -82,6 +85,9 @@ export class AttachBackend implements StreamBackend {
   private lastDownReason: string | undefined;
   private backoffTimer: unknown;
   private suspectTimer: unknown;
+  private verifyTimer: unknown;
+  /** The next attach goes to a process the pod did not confirm alive: hold `up` until it proves so. */
+  private verifyNextAttach = false;
   /** Per attempt: a line or character split across frames never outlives its connection. */
   private stdout = this.splitter((line) => this.deliver(line));
   private stderr = this.splitter((line) => this.log.info('server stderr', { stderr: line }));
@@ -136,6 +142,7 @@ export class AttachBackend implements StreamBackend {
     this.attempt += 1;
     this.clock.clearTimeout(this.backoffTimer);
     this.clock.clearTimeout(this.suspectTimer);
+    this.clock.clearTimeout(this.verifyTimer);
     this.probe?.stop();
     const connection = this.connection;
     this.connection = undefined;
@@ -181,7 +188,7 @@ export class AttachBackend implements StreamBackend {
       stdout: (chunk) => { if (attempt === this.attempt) this.receive(chunk); },
       stderr: (chunk) => { if (attempt === this.attempt) this.stderr(chunk); },
       pong: () => { if (attempt === this.attempt) this.probe?.received(); },
-      closed: (end) => { if (attempt === this.attempt) this.closed(end); },
+      closed: (end) => { if (attempt === this.attempt) this.closed(attempt, identity, end); },
     }).then(
       (connection) => this.opened(attempt, identity, connection),
       (error: unknown) => this.refused(attempt, identity, error),
@@ -196,6 +203,19 @@ export class AttachBackend implements StreamBackend {
     this.connection = connection;
     // A partial line left by an earlier writer would swallow our first message (ATTACH.md).
     connection.writeRaw('\n');
+    if (this.verifyNextAttach && connection.protocol === 'v5.channel.k8s.io') {
+      // v5 upgrades before the API server reaches the kubelet: a container that died unnoticed by
+      // the pod status answers with an in-band Failure right after. Wait for it before `up`.
+      this.verifyTimer = this.clock.setTimeout(() => {
+        if (attempt === this.attempt && this.current === 'attaching') this.ready(identity, connection);
+      }, V5_SETTLE_MS);
+      return;
+    }
+    this.ready(identity, connection);
+  }
+
+  private ready(identity: ProcessIdentity, connection: AttachConnection): void {
+    this.verifyNextAttach = false;
     const newProcess = !sameProcess(identity, this.initialized) || this.handshakePending;
     this.initialized = identity;
     this.handshakePending = newProcess;
@@ -242,7 +262,16 @@ export class AttachBackend implements StreamBackend {
     this.backOff(reason);
   }
 
-  private closed(end: AttachEnd): void {
+  private closed(attempt: number, identity: ProcessIdentity, end: AttachEnd): void {
+    if (this.current === 'attaching') {
+      // Ended while being verified (v5): as good as refused.
+      this.clock.clearTimeout(this.verifyTimer);
+      this.connection = undefined;
+      const message = end.status?.message ?? `closed (${end.code})`;
+      const failure = { ...(end.status?.code ? { code: end.status.code } : {}), message: `status ${end.status?.status ?? 'none'}: ${message}` };
+      this.refused(attempt, identity, new AttachOpenError(failure, false));
+      return;
+    }
     if (this.current !== 'ready') return;
     const failed = end.status?.status === 'Failure';
     if (failed || end.code === 1000) {
@@ -290,6 +319,8 @@ export class AttachBackend implements StreamBackend {
         this.log.info('process still running after a normal-looking close; re-attaching to it', { containerID: process.containerID });
       }
       this.suspect = undefined;
+      // The pod never confirmed a death: the process may be dead all the same.
+      this.verifyNextAttach = true;
       this.tryAttach();
     }, this.options.exitConfirmMs);
   }
