@@ -24,7 +24,7 @@ function decades(min: number, max: number): number[] {
   return out;
 }
 
-const label = (value: number): string => (value >= 1000 ? `${value / 1000}k` : String(value));
+const label = (value: number): string => (value >= 1000 ? `${value / 1000}k` : String(Number(value.toPrecision(1))));
 
 interface Series {
   readonly name: string;
@@ -40,8 +40,9 @@ function panel(x0: number, y0: number, title: string, yLabel: string, series: re
   const [xMin, xMax, yMin, yMax] = [Math.log10(xs[0]!), Math.log10(xs.at(-1)!), Math.log10(ys[0]!), Math.log10(ys.at(-1)!)];
   const w = PANEL_W - MARGIN.left - MARGIN.right;
   const h = PANEL_H - MARGIN.top - MARGIN.bottom;
-  const px = (x: number): number => x0 + MARGIN.left + (xMax === xMin ? w / 2 : ((Math.log10(x) - xMin) / (xMax - xMin)) * w);
-  const py = (y: number): number => y0 + MARGIN.top + h - (yMax === yMin ? h / 2 : ((Math.log10(y) - yMin) / (yMax - yMin)) * h);
+  const round = (v: number): number => Math.round(v * 10) / 10;
+  const px = (x: number): number => round(x0 + MARGIN.left + (xMax === xMin ? w / 2 : ((Math.log10(x) - xMin) / (xMax - xMin)) * w));
+  const py = (y: number): number => round(y0 + MARGIN.top + h - (yMax === yMin ? h / 2 : ((Math.log10(y) - yMin) / (yMax - yMin)) * h));
   const parts = [`<text x="${x0 + PANEL_W / 2}" y="${y0 + 20}" text-anchor="middle" font-weight="bold">${escape(title)}</text>`];
   for (const x of xs) {
     parts.push(`<line x1="${px(x)}" y1="${y0 + MARGIN.top}" x2="${px(x)}" y2="${y0 + MARGIN.top + h}" stroke="#ddd"/>`);

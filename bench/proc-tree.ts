@@ -3,9 +3,9 @@
  * spawned), from /proc. `rss` in /proc/<pid>/stat is the same counter as VmRSS in .../status, in
  * pages; reading stat alone gives the parent pid, CPU times and RSS in one read per process.
  *
- * Walking all of /proc costs a few hundred reads, so the tree's membership is refreshed once a
- * second and only its known members are read in between (every 100 ms); a child spawned per session
- * is picked up within a second.
+ * Walking all of /proc costs a few hundred reads, so the tree's membership is refreshed every
+ * 500 ms and only its known members are read in between (every 100 ms); a child spawned per session
+ * is picked up within half a second.
  */
 import fs from 'node:fs';
 
@@ -72,7 +72,7 @@ export class TreeSampler {
     this.members = processTree(this.root);
     this.sample();
     this.timer = setInterval(() => {
-      if (++this.samples % 10 === 0) this.members = processTree(this.root);
+      if (++this.samples % 5 === 0) this.members = processTree(this.root);
       this.sample();
     }, 100);
     this.timer.unref();

@@ -146,6 +146,10 @@ export function ratioLines(run: Run): string[] {
   return lines;
 }
 
+function maxGeneratorCpu(run: Run): number {
+  return Math.round(Math.max(0, ...run.rows.map((r) => r.result?.generatorCpuPercent ?? 0)));
+}
+
 export function markdownSection(run: Run, chartFile: string | undefined): string {
   const { info } = run;
   const targetLines = run.targets.map((t) => `- \`${t.name}\`: ${t.description}${t.unavailable ? ` — **not run**: ${t.unavailable}` : ''}`);
@@ -170,6 +174,14 @@ export function markdownSection(run: Run, chartFile: string | undefined): string
     "target's whole process tree (tree: the bridge plus the servers it spawned) and of its root process",
     '(root: the bridge alone); target CPU and gen CPU are % of one core used by the target tree and by',
     'the generator during the cell.',
+    '',
+    'Ids repeat across sessions on purpose (each session counts from 1, as real clients do), so a',
+    'reply delivered to the wrong session shows up as `misrouted`. The generator is one Node process',
+    `with a hand-written keep-alive HTTP/1.1 client (bench/http-client.ts); its CPU peaked at ${maxGeneratorCpu(run)} % of one`,
+    'core in this run (gen CPU column), leaving the rest of the two cores to the targets.',
+    '',
+    'Run it: `npm run bench` (this table), `npm run bench -- --quick` (a quick look, writes nothing),',
+    '`npm run bench -- --help` for durations, concurrencies and targets.',
     '',
     'Targets:',
     ...targetLines,
