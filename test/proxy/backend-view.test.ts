@@ -1,0 +1,79 @@
+/**
+ * What actually reaches the backend, seen by a server that records every line it receives: one
+ * handshake for many clients, no `ping` or `notifications/initialized` from clients, unique ids,
+ * cancellations for timed-out and abandoned requests, and exact routing of a server request that
+ * carries its caller's progress token.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BackendFixture } from '../support/backends.ts';
+import { connectClient, MCP_HEADERS, raw, rawPost, rawSession, startTestProxy, textOf, waitFor, type TestProxy } from '../support/proxy-harness.ts';
+
+const RECORDER = fileURLToPath(new URL('../support/recording-server.ts', import.meta.url));
+
+describe('what reaches the backend', () => {
+  const log = join(mkdtempSync(join(tmpdir(), 'proxy-recorder-')), 'received.jsonl');
+  const received = (): any[] => readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const recorder: BackendFixture = {
+    name: 'recorder',
+    async start() {
+      return { config: { type: 'spawn', command: process.execPath, args: [RECORDER, log] }, crash: async () => {}, stop: async () => {} };
+    },
+  };
+  let proxy: TestProxy;
+
+  beforeAll(async () => {
+    proxy = await startTestProxy(recorder, { limits: { requestTimeoutMs: 300 } });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  it('sees one handshake for many clients, and none of their pings or initialized notifications', async () => {
+    const sessions = await Promise.all(Array.from({ length: 5 }, () => rawSession(proxy.mcpUrl)));
+    await Promise.all(sessions.map((session) => rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 1, method: 'ping' })));
+    await Promise.all(sessions.map((session, i) => rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { i } } })));
+    const messages = received();
+    expect(messages.filter((m) => m.method === 'initialize')).toHaveLength(1);
+    expect(messages.filter((m) => m.method === 'notifications/initialized')).toHaveLength(1);
+    expect(messages.filter((m) => m.method === 'ping')).toHaveLength(0);
+    const calls = messages.filter((m) => m.method === 'tools/call' && m.params.name === 'echo');
+    expect(calls).toHaveLength(5);
+    expect(new Set(calls.map((m) => m.id)).size).toBe(5);
+  });
+
+  it('cancels a timed-out request in the backend with the id the backend knows', async () => {
+    const session = await rawSession(proxy.mcpUrl);
+    const reply = await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 'h', method: 'tools/call', params: { name: 'hang' } });
+    expect(reply.json().error.code).toBe(-32001);
+    const hang = received().find((m) => m.method === 'tools/call' && m.params.name === 'hang');
+    await waitFor(() => received().some((m) => m.method === 'notifications/cancelled' && m.params.requestId === hang.id), 2_000, 'cancellation received');
+  });
+
+  it('cancels the requests of a session that is deleted', async () => {
+    const session = await rawSession(proxy.mcpUrl);
+    const pending = rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 'x', method: 'tools/call', params: { name: 'hang' } });
+    await waitFor(() => proxy.proxy.mux!.inFlight === 1, 2_000, 'in flight');
+    const hangs = received().filter((m) => m.method === 'tools/call' && m.params.name === 'hang');
+    await raw(proxy.mcpUrl, { method: 'DELETE', headers: { ...MCP_HEADERS, 'mcp-session-id': session } });
+    expect((await pending).json().error.code).toBe(-32800);
+    await waitFor(() => received().some((m) => m.method === 'notifications/cancelled' && m.params.requestId === hangs.at(-1).id), 2_000, 'cancellation received');
+  });
+
+  it('routes a server request carrying its caller’s progress token exactly, with many callers at once', async () => {
+    const clients = await Promise.all(Array.from({ length: 6 }, (_, i) => connectClient(proxy, { name: `asker-${i}`, sampling: true })));
+    try {
+      clients.forEach((client, i) =>
+        client.setRequestHandler(CreateMessageRequestSchema, async () => ({ model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: `client ${i}` } })),
+      );
+      const results = await Promise.all(clients.map((client) => client.callTool({ name: 'ask', arguments: {} }, undefined, { onprogress: () => {}, timeout: 5_000 })));
+      results.forEach((result, i) => expect(textOf(result)).toBe(`client ${i}`));
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+    }
+  });
+});
