@@ -72,3 +72,24 @@ describe.each([
     expect(reply.status).toBe(403);
   });
 });
+
+describe('http backend with an unreachable upstream', () => {
+  it('is not ready and answers 502 with a JSON-RPC error naming the cause', async () => {
+    const port = await freePort();
+    const proxy = await startProxy(
+      { server: 'gone', backend: { type: 'http', url: `http://127.0.0.1:${port}/mcp`, transport: 'streamable-http' }, listen: { host: '127.0.0.1', port: 0, metricsPort: 0 } },
+      { logger: testLogger() },
+    );
+    try {
+      const readyz = await raw(`${proxy.url}/readyz`);
+      expect(readyz.status).toBe(503);
+      expect(readyz.text).toContain('ECONNREFUSED');
+      const reply = await raw(`${proxy.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} }) });
+      expect(reply.status).toBe(502);
+      expect(reply.json().error).toMatchObject({ code: -32000, message: expect.stringContaining('ECONNREFUSED') });
+      expect(await proxy.telemetry.prometheus.registry.metrics()).toMatch(/toolhive_mcp_backend_up\{server="gone",backend="http"\} 0/);
+    } finally {
+      await proxy.shutdown(0);
+    }
+  });
+});

@@ -10,6 +10,7 @@
  * stream backends; the proxy watches responses go by to learn each request's outcome.
  */
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Clock } from '../backends/types.ts';
@@ -22,6 +23,7 @@ import { BodyTooLarge, createRequestGuard, readBody, sendError, sendText } from 
 import { RequestObserver } from './observer.ts';
 import { SseParser } from './sse-parser.ts';
 
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNRESET']);
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
 
 export interface HttpProxyDeps {
@@ -53,11 +55,28 @@ export function createHttpProxyFront(deps: HttpProxyDeps): HttpProxyFront {
   const legacy = new Map<string, LegacySession>();
   let inFlight = 0;
   let draining = false;
+  /** Why the upstream is considered unreachable (a connection-level failure), until it answers again. */
+  let upstreamError: string | undefined = 'not probed yet';
+
+  /** Readiness: the upstream answered last time, or accepts a TCP connection now. */
+  const probeUpstream = (): Promise<boolean> =>
+    new Promise((resolve) => {
+      const socket = connect({ host: target.hostname.replace(/^\[|\]$/g, ''), port: Number(target.port || (secure ? 443 : 80)), timeout: 1_000 });
+      const done = (ok: boolean, reason?: string): void => {
+        socket.destroy();
+        if (ok) upstreamError = undefined;
+        else upstreamError = reason ?? upstreamError;
+        resolve(ok);
+      };
+      socket.once('connect', () => done(true));
+      socket.once('timeout', () => done(false, `connecting to ${target.host} timed out`));
+      socket.once('error', (error) => done(false, error.message));
+    });
   telemetry.bindGauges({
     connections: (transport) => connections[transport],
     sessions: (transport) => (transport === 'sse' ? legacy.size : 0),
     inFlight: () => inFlight,
-    backendUp: () => !draining,
+    backendUp: () => !draining && upstreamError === undefined,
   });
 
   const headersFor = (req: IncomingMessage, url: URL, length?: number): OutgoingHttpHeaders => {
@@ -95,14 +114,16 @@ export function createHttpProxyFront(deps: HttpProxyDeps): HttpProxyFront {
         upstreamReq.destroy();
       });
     }
-    upstreamReq.on('error', (error) => {
+    upstreamReq.on('error', (error: NodeJS.ErrnoException) => {
       settle();
+      if (error.code && CONNECTION_ERRORS.has(error.code)) upstreamError = error.message;
       if (res.writableEnded) return;
       logger.warn('upstream request failed', { error, url: url.href });
       observer?.endAll('error', BACKEND_UNAVAILABLE);
       sendError(res, 502, BACKEND_UNAVAILABLE, `backend unavailable: ${error.message}`);
     });
     upstreamReq.on('response', (upstreamRes) => {
+      upstreamError = undefined;
       upstreamRes.once('close', settle);
       onResponse(upstreamRes);
     });
@@ -224,7 +245,12 @@ export function createHttpProxyFront(deps: HttpProxyDeps): HttpProxyFront {
     const queryAt = url.indexOf('?');
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
     if (path === '/healthz') return sendText(res, 200, 'ok\n');
-    if (path === '/readyz') return draining ? sendText(res, 503, 'not ready: shutting down\n') : sendText(res, 200, 'ready\n');
+    if (path === '/readyz') {
+      if (draining) return sendText(res, 503, 'not ready: shutting down\n');
+      if (upstreamError === undefined) return sendText(res, 200, 'ready\n');
+      void probeUpstream().then((ok) => (ok ? sendText(res, 200, 'ready\n') : sendText(res, 503, `not ready: upstream unreachable: ${upstreamError}\n`)));
+      return;
+    }
     const served = upstream.transport === 'streamable-http' ? path === '/mcp' : path === '/sse' || path === '/messages';
     if (!served) return sendError(res, 404, INVALID_REQUEST, `Not Found: ${path}; this proxy serves ${upstream.transport === 'streamable-http' ? '/mcp' : '/sse and /messages'}`);
     const refused = guard(req);
