@@ -47,7 +47,6 @@ export class Multiplexer {
   private readonly serverRequests: ServerRequestRouter;
   private readonly deps: MultiplexerDeps;
   private readonly maxInFlight: number;
-  private forwardSeq = 0;
   /** Per-request log lines only at debug level; checked once, not per request. */
   private readonly debug: boolean;
   /** The proxy's own requests in flight (handshake, tools/list...): they do not use clients' capacity. */
@@ -200,7 +199,6 @@ export class Multiplexer {
       const forwarded = (message.params ??= {});
       span.inject((forwarded._meta ??= {}));
     }
-    session.lastForwarded = ++this.forwardSeq;
     if (!this.deps.backend.send(JSON.stringify(message))) {
       this.fail(pending, BACKEND_UNAVAILABLE, `backend unavailable: ${this.lifecycle.reason || 'not connected'}`, 'error');
     }

@@ -76,6 +76,11 @@ export class PendingTable {
     return true;
   }
 
+  /** Entries in the order they were sent (oldest first). */
+  values(): IterableIterator<Pending> {
+    return this.entries.values();
+  }
+
   /** Removes and returns the entries whose deadline has passed. */
   takeExpired(now: number): Pending[] {
     const expired: Pending[] = [];

@@ -6,8 +6,9 @@
  * 1. a `progressToken` in its `_meta` that belongs to a request in flight → that request's session
  *    (and its exchange, when that exchange can carry it);
  * 2. `roots/list` right after a session announced `notifications/roots/list_changed` → that session;
- * 3. among sessions able to answer (they declared the capability) with requests in flight, the one
- *    whose request was forwarded most recently: servers ask while handling the request that caused it;
+ * 3. the oldest request in flight (a `tools/call` first) from a session able to answer (it declared
+ *    the capability) that has not caused a server request yet: a server reads requests in order and
+ *    asks while handling them, so its requests come in the order of their causes;
  * 4. otherwise the only session able to answer.
  * If no session can answer, the server gets a JSON-RPC error at once, never silence. The request's id
  * is rewritten to a proxy-unique one and mapped back when the client answers.
@@ -15,7 +16,7 @@
 import type { Clock, StreamBackend } from '../backends/types.ts';
 import { errorResponse, METHOD_NOT_FOUND, REQUEST_TIMEOUT, BACKEND_UNAVAILABLE, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.ts';
 import type { Logger } from '../log.ts';
-import type { PendingTable } from './pending.ts';
+import type { Pending, PendingTable } from './pending.ts';
 import type { ClientCapabilities, Exchange, Session, SessionRegistry } from './session.ts';
 
 const CAPABILITY_OF: Readonly<Record<string, keyof ClientCapabilities>> = {
@@ -45,6 +46,8 @@ export interface ServerRequestDeps {
 
 export class ServerRequestRouter {
   private readonly routes = new Map<number, Route>();
+  /** Client requests already credited with causing a server request. */
+  private readonly attributed = new WeakSet<Pending>();
   private nextId = 1;
   private readonly deps: ServerRequestDeps;
 
@@ -63,14 +66,10 @@ export class ServerRequestRouter {
     if (related?.session && capable(related.session)) return { session: related.session, exchange: related.exchange };
     const hint = this.deps.rootsHint();
     if (message.method === 'roots/list' && hint && capable(hint)) return { session: hint };
-    let best: Session | undefined;
-    for (const session of this.deps.sessions.values()) {
-      if (session.pending.size > 0 && capable(session) && (!best || session.lastForwarded > best.lastForwarded)) best = session;
-    }
-    if (best) {
-      let newest: { backendId: number; exchange: Exchange | undefined } | undefined;
-      for (const pending of best.pending.values()) if (!newest || pending.backendId > newest.backendId) newest = pending;
-      return { session: best, exchange: newest?.exchange };
+    const cause = this.likelyCause(capable);
+    if (cause) {
+      this.attributed.add(cause);
+      return { session: cause.session!, exchange: cause.exchange };
     }
     let only: Session | undefined;
     for (const session of this.deps.sessions.values()) {
@@ -79,6 +78,22 @@ export class ServerRequestRouter {
       only = session;
     }
     return only ? { session: only } : undefined;
+  }
+
+  /**
+   * The oldest client request in flight, from a session able to answer, that has not been credited
+   * with a server request yet; `tools/call` first (tools are what ask clients for things). A server
+   * handles requests in the order it reads them and asks while handling them, so its requests arrive
+   * in the order of the requests that caused them.
+   */
+  private likelyCause(capable: (session: Session) => boolean): Pending | undefined {
+    let fallback: Pending | undefined;
+    for (const pending of this.deps.pending.values()) {
+      if (!pending.session || this.attributed.has(pending) || !capable(pending.session)) continue;
+      if (pending.method === 'tools/call') return pending;
+      fallback ??= pending;
+    }
+    return fallback;
   }
 
   /** A request from the server: deliver it to a client, or answer the server with an error. */

@@ -54,8 +54,6 @@ export class Session {
   stream: MessageSink | undefined;
   /** Requests of this session in flight to the backend, by the client's id. */
   readonly pending = new Map<JsonRpcId, Pending>();
-  /** Sequence number of the last request forwarded for this session (routing of server requests). */
-  lastForwarded = 0;
   lastActive: number;
   closed = false;
   private backlog: string[] | undefined;
