@@ -79,12 +79,27 @@ export async function startProxy(input: ProxyConfig, deps: ProxyDeps = {}): Prom
         (error: unknown) => res.writeHead(500).end(String(error)),
       );
     });
-    metricsUrl = `${urlOf(await listen(metricsServer, config.listen.metricsPort, config.listen.metricsHost))}/metrics`;
+    try {
+      metricsUrl = `${urlOf(await listen(metricsServer, config.listen.metricsPort, config.listen.metricsHost))}/metrics`;
+    } catch (error) {
+      await telemetry.shutdown();
+      throw error;
+    }
   }
+  /** Listens on the MCP port; on failure releases what was opened so far (nothing is left running). */
+  const listenOrRelease = async (server: Server): Promise<string> => {
+    try {
+      return urlOf(await listen(server, config.listen.port, config.listen.host));
+    } catch (error) {
+      if (metricsServer) await closeServer(metricsServer);
+      await telemetry.shutdown();
+      throw error;
+    }
+  };
 
   if (built.type === 'http') {
     const front = createHttpProxyFront({ config, upstream: built.config, logger, telemetry, clock });
-    const url = urlOf(await listen(front.server, config.listen.port, config.listen.host));
+    const url = await listenOrRelease(front.server);
     logger.info('proxy listening', { url, metricsUrl, backend: 'http', upstream: built.config.url });
     return {
       url, metricsUrl, config, telemetry, mux: undefined, backend: undefined,
@@ -136,9 +151,10 @@ export async function startProxy(input: ProxyConfig, deps: ProxyDeps = {}): Prom
     (sweepTimer as { unref?: () => void }).unref?.();
   };
 
+  // Listen before starting the backend: if the port is taken, no child process is left behind.
+  const url = await listenOrRelease(front.server);
   mux.start();
   sweep();
-  const url = urlOf(await listen(front.server, config.listen.port, config.listen.host));
   logger.info('proxy listening', { url, metricsUrl, backend: backend.kind });
 
   let shuttingDown: Promise<void> | undefined;

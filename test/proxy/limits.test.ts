@@ -3,6 +3,9 @@
  * Each breach is a clear HTTP status with a JSON-RPC error body, and the proxy keeps serving.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { spawnBackend, type BackendFixture } from '../support/backends.ts';
 import { MCP_HEADERS, raw, rawPost, rawSession, startTestProxy, waitFor, type TestProxy } from '../support/proxy-harness.ts';
 
@@ -77,6 +80,24 @@ describe('limits', () => {
       expect((await raw(`${running.url}/healthz`)).status).toBe(200);
     } finally {
       await running.shutdown(0);
+    }
+  });
+
+  it('fails to start on a port in use, leaving no server process behind', async () => {
+    const { startProxy } = await import('../../proxy/src/main.ts');
+    const { silentLogger } = await import('../../proxy/src/log.ts');
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    const marker = `marker-${randomUUID()}`;
+    try {
+      await expect(
+        startProxy({ server: 'taken', backend: { type: 'spawn', command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)', marker] }, listen: { host: '127.0.0.1', port, metricsPort: 0 } }, { logger: silentLogger }),
+      ).rejects.toThrow(/EADDRINUSE/);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain(marker);
+    } finally {
+      blocker.close();
     }
   });
 
