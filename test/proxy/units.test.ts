@@ -110,6 +110,13 @@ describe('createRequestGuard', () => {
     expect(guard(request('localhost', 'https://evil.example'))).toMatch(/Origin "https:\/\/evil.example" is not allowed/);
   });
 
+  it('also allows the proxy’s own addresses (its pod IP) when given', () => {
+    const withOwn = createRequestGuard(['localhost'], [], ['10.244.1.7', '[fd00::7]']);
+    expect(withOwn(request('10.244.1.7:8080'))).toBeUndefined();
+    expect(withOwn(request('[fd00::7]:8080'))).toBeUndefined();
+    expect(withOwn(request('10.244.1.8:8080'))).toMatch(/not allowed/);
+  });
+
   it('allows any host when the list is empty', () => {
     expect(createRequestGuard([], [])(request('anything:1'))).toBeUndefined();
   });

@@ -3,6 +3,7 @@
  * and the Host/Origin guard against DNS rebinding.
  */
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import { errorResponse, type JsonRpcId } from '../jsonrpc.ts';
 
 export class BodyTooLarge extends Error {}
@@ -89,14 +90,30 @@ export function sendText(res: ServerResponse, status: number, text: string, head
 }
 
 /**
+ * The addresses of this host's (pod's) own interfaces, as Host values: a client that reaches the
+ * proxy by its pod IP is not a DNS-rebinding attack (that needs a name the attacker controls).
+ */
+export function ownAddresses(): string[] {
+  const addresses: string[] = [];
+  for (const entries of Object.values(networkInterfaces())) {
+    for (const entry of entries ?? []) addresses.push(entry.family === 'IPv6' ? `[${entry.address}]` : entry.address);
+  }
+  return addresses;
+}
+
+/**
  * DNS-rebinding protection: a request passes when its Host is allowed (an empty list allows any
  * host; `*.suffix` matches subdomains; an entry without a port matches any port) and its Origin,
  * when present, is in the allowed origins (browsers always send Origin; other clients usually do not).
  */
-export function createRequestGuard(allowedHosts: readonly string[], allowedOrigins: readonly string[]): (req: IncomingMessage) => string | undefined {
+export function createRequestGuard(
+  allowedHosts: readonly string[],
+  allowedOrigins: readonly string[],
+  extraHosts: readonly string[] = [],
+): (req: IncomingMessage) => string | undefined {
   const exact = new Set<string>();
   const suffixes: string[] = [];
-  for (const entry of allowedHosts) {
+  for (const entry of allowedHosts.length > 0 ? [...allowedHosts, ...extraHosts] : []) {
     const lower = entry.toLowerCase();
     if (lower.startsWith('*.')) suffixes.push(lower.slice(1));
     else exact.add(lower);

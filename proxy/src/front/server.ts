@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { INTERNAL_ERROR, INVALID_REQUEST } from '../jsonrpc.ts';
-import { createRequestGuard, sendError, sendText } from './http-util.ts';
+import { createRequestGuard, ownAddresses, sendError, sendText } from './http-util.ts';
 import { handleSseMessage, handleSseOpen } from './legacy-sse.ts';
 import type { FrontContext } from './messages.ts';
 import { handleStreamable } from './streamable.ts';
@@ -23,7 +23,7 @@ export interface Front {
 }
 
 export function createFront(ctx: FrontContext): Front {
-  const guard = createRequestGuard(ctx.config.security.allowedHosts, ctx.config.security.allowedOrigins);
+  const guard = createRequestGuard(ctx.config.security.allowedHosts, ctx.config.security.allowedOrigins, ownAddresses());
 
   const route = (req: IncomingMessage, res: ServerResponse): void | Promise<void> => {
     const url = req.url ?? '/';

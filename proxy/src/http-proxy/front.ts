@@ -19,7 +19,7 @@ import type { ResolvedProxyConfig } from '../config-validate.ts';
 import { BACKEND_UNAVAILABLE, INVALID_REQUEST, PROXY_OVERLOADED, REQUEST_TIMEOUT } from '../jsonrpc.ts';
 import type { Logger } from '../log.ts';
 import type { Telemetry, TransportLabel } from '../telemetry/telemetry.ts';
-import { BodyTooLarge, createRequestGuard, readBody, sendError, sendText } from '../front/http-util.ts';
+import { BodyTooLarge, createRequestGuard, ownAddresses, readBody, sendError, sendText } from '../front/http-util.ts';
 import { RequestObserver } from './observer.ts';
 import { SseParser } from './sse-parser.ts';
 
@@ -50,7 +50,7 @@ export function createHttpProxyFront(deps: HttpProxyDeps): HttpProxyFront {
   const target = new URL(upstream.url);
   const secure = target.protocol === 'https:';
   const agent = secure ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
-  const guard = createRequestGuard(config.security.allowedHosts, config.security.allowedOrigins);
+  const guard = createRequestGuard(config.security.allowedHosts, config.security.allowedOrigins, ownAddresses());
   const connections: Record<TransportLabel, number> = { 'streamable-http': 0, sse: 0 };
   const legacy = new Map<string, LegacySession>();
   let inFlight = 0;
