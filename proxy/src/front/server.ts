@@ -15,6 +15,8 @@ import { handleStreamable } from './streamable.ts';
 
 /** Keep-alive of idle client connections (longer than typical load balancers' 60 s). */
 const KEEP_ALIVE_MS = 65_000;
+/** A request (headers and body) must arrive within this time: a client trickling a body cannot hold a socket forever. */
+const REQUEST_RECEIVE_TIMEOUT_MS = 120_000;
 
 export interface Front {
   readonly server: Server;
@@ -45,7 +47,7 @@ export function createFront(ctx: FrontContext): Front {
     return handleSseMessage(ctx, req, res, queryAt === -1 ? '' : url.slice(queryAt + 1));
   };
 
-  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_MS, requestTimeout: 0 }, (req, res) => {
+  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_MS, requestTimeout: REQUEST_RECEIVE_TIMEOUT_MS }, (req, res) => {
     try {
       const done = route(req, res);
       if (done) {

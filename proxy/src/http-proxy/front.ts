@@ -240,7 +240,7 @@ export function createHttpProxyFront(deps: HttpProxyDeps): HttpProxyFront {
     forward(req, res, session.endpoint, body.text, headers, undefined, (upstreamRes) => pipeObserved(upstreamRes, res, undefined), config.limits.requestTimeoutMs);
   };
 
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000 }, (req, res) => {
     const url = req.url ?? '/';
     const queryAt = url.indexOf('?');
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
