@@ -15,7 +15,7 @@ describe('bad input', () => {
     raw(proxy.mcpUrl, { method: 'POST', headers: { ...MCP_HEADERS, 'mcp-session-id': session, ...headers }, body });
 
   beforeAll(async () => {
-    proxy = await startTestProxy(spawnBackend, { limits: { maxBodyBytes: 64 * 1024 } });
+    proxy = await startTestProxy(spawnBackend, { limits: { maxBodyBytes: 64 * 1024 }, security: { allowedOrigins: ['https://app.example'] } });
     session = await rawSession(proxy.mcpUrl);
   });
   afterAll(async () => {
@@ -186,6 +186,17 @@ describe('bad input', () => {
       req.end(JSON.stringify(echo()));
     });
     expect(status).toBe(403);
+  });
+
+  it('lets an allowed browser origin in with CORS headers, preflight included', async () => {
+    const preflight = await raw(proxy.mcpUrl, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('mcp-session-id');
+    const reply = await post(JSON.stringify(echo()), { origin: 'https://app.example' });
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(reply.headers.get('access-control-expose-headers')).toBe('mcp-session-id');
   });
 
   it('answers unknown paths with 404', async () => {
