@@ -6,7 +6,8 @@
  *                 └──────── lost (the pod says the process changed, or may have) ───┘
  *
  * - waiting-for-pod: attach only once the pod's container runs (decided from the pod watch).
- * - attaching: one WebSocket attach in flight.
+ * - attaching: one WebSocket attach in flight (over v5 to a process the pod never confirmed alive,
+ *   held for V5_SETTLE_MS first: v5 upgrades before a dead container's Failure arrives).
  * - ready: `up` was reported; the multiplexer runs the MCP handshake when `newProcess` is true.
  * - lost: the connection ended; `down` is reported once, with the cause.
  * - backing-off: capped exponential backoff with jitter before the next attempt.
