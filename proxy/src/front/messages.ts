@@ -8,7 +8,7 @@ import type { ResolvedProxyConfig } from '../config-validate.ts';
 import { classify, INVALID_REQUEST, PARSE_ERROR, PROXY_OVERLOADED, BACKEND_UNAVAILABLE, readableId, type JsonRpcMessage, type MessageKind } from '../jsonrpc.ts';
 import type { Logger } from '../log.ts';
 import type { Multiplexer } from '../mux/multiplexer.ts';
-import type { TransportLabel, Telemetry } from '../telemetry/telemetry.ts';
+import { methodLabel, type TransportLabel, type Telemetry } from '../telemetry/telemetry.ts';
 import type { SseStream } from './exchanges.ts';
 import { sendError } from './http-util.ts';
 
@@ -65,8 +65,9 @@ export function parseBody(res: ServerResponse, body: string): ParsedBody | undef
  * Waits (bounded by `backendWaitMs`) for the backend and checks the in-flight bound; on failure
  * replies 503 with Retry-After and returns false.
  */
-export async function admit(ctx: FrontContext, res: ServerResponse, requests: number, transport: TransportLabel, method: string): Promise<boolean> {
+export async function admit(ctx: FrontContext, res: ServerResponse, requests: number, transport: TransportLabel, rawMethod: string): Promise<boolean> {
   const { mux } = ctx;
+  const method = methodLabel(rawMethod);
   if (!mux.hasCapacity(requests)) {
     ctx.telemetry.request(method, 'rejected', transport, 0, undefined);
     sendError(res, 503, PROXY_OVERLOADED, `too many requests in flight (limits.maxInFlight ${ctx.config.limits.maxInFlight}); retry later`, null, { 'retry-after': '1' });
