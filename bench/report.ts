@@ -125,7 +125,8 @@ export function ratioLines(run: Run): string[] {
   const raw20 = find(run, 'stdio', 'shared', 20);
   if (at20?.result?.latency && raw20?.result?.latency) {
     const added = at20.result.latency.p99 - raw20.result.latency.p99;
-    lines.push(`- p99 added over the raw stdio client at 20 clients (shared): ${ms(at20.result.latency.p99)} − ${ms(raw20.result.latency.p99)} = **${added.toFixed(2)} ms** (goal ≤ 2 ms: ${verdict(added <= 2)}).`);
+    const p50 = at20.result.latency.p50 - raw20.result.latency.p50;
+    lines.push(`- p99 added over the raw stdio client at 20 clients (shared): ${ms(at20.result.latency.p99)} − ${ms(raw20.result.latency.p99)} = **${added.toFixed(2)} ms** (goal ≤ 2 ms: ${verdict(added <= 2)}); p50 added: ${p50.toFixed(2)} ms.`);
   } else {
     lines.push('- p99 added over raw stdio at 20 clients: not measured in this run.');
   }
