@@ -63,9 +63,26 @@ const num = (value: string | undefined): number | string | undefined =>
 const defined = (object: Record<string, unknown>): Record<string, unknown> =>
   Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined));
 
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error(`config file ${path} must hold a JSON object`);
+  return doc as Record<string, unknown>;
+}
+
 export function configFromArgs(argv: readonly string[]): { config: ProxyConfig; help: boolean } {
   const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-  const file = values.config ? (JSON.parse(readFileSync(values.config, 'utf8')) as Record<string, unknown>) : {};
+  const file = values.config ? readConfigFile(values.config) : {};
   const section = (name: string): Record<string, unknown> => (file[name] as Record<string, unknown> | undefined) ?? {};
   let backend = file.backend as ProxyConfig['backend'] | undefined;
   if (positionals.length > 0) backend = { type: 'spawn', command: positionals[0], args: positionals.slice(1) };

@@ -102,6 +102,14 @@ describe('CLI flags', () => {
     expect(() => validateProxyConfig(config)).toThrow(/listen.port: "eighty" is not allowed/);
   });
 
+  it('names the config file that cannot be read or parsed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'proxy-cli-'));
+    const file = join(dir, 'broken.json');
+    writeFileSync(file, '{"server": ');
+    expect(() => configFromArgs(['--config', file])).toThrow(new RegExp(`config file ${file} is not valid JSON`));
+    expect(() => configFromArgs(['--config', join(dir, 'missing.json')])).toThrow(/cannot read config file .*missing.json/);
+  });
+
   it('fails on an unknown flag', () => {
     expect(() => configFromArgs(['--prot', '80'])).toThrow(/Unknown option '--prot'/);
   });
