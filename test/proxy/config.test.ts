@@ -2,7 +2,9 @@
  * The configuration validator (the construct calls it at synth time) and the CLI's flags.
  */
 import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configFromArgs } from '../../proxy/src/cli-args.ts';
@@ -112,5 +114,30 @@ describe('CLI flags', () => {
 
   it('fails on an unknown flag', () => {
     expect(() => configFromArgs(['--prot', '80'])).toThrow(/Unknown option '--prot'/);
+  });
+});
+
+describe('the toolhive-proxy process', () => {
+  const cli = fileURLToPath(new URL('../../proxy/src/cli.ts', import.meta.url));
+  const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 15_000 });
+
+  it('documents every flag with --help', () => {
+    const result = run(['--help']);
+    expect(result.status).toBe(0);
+    for (const flag of ['--config', '--host', '--port', '--metrics-port', '--max-body-bytes', '--request-timeout-ms', '--max-sessions', '--max-in-flight', '--shutdown-grace-ms', '--allowed-host', '--http']) {
+      expect(result.stdout).toContain(flag);
+    }
+  });
+
+  it('exits 2 naming the bad field of an invalid configuration', () => {
+    const result = run(['--port', '70000', '--', 'node']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('listen.port: 70000 is not allowed: expected an integer from 0 to 65535');
+  });
+
+  it('exits 2 without a backend', () => {
+    const result = run(['--port', '8080']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('no backend');
   });
 });
