@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const SERVER_EVERYTHING = path.join(REPO_ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+/** Preloaded into every Node target: it kills its group if the harness dies without stopping it. */
+const ORPHAN_GUARD = path.join(REPO_ROOT, 'bench/orphan-guard.ts');
 /** Preloaded into third-party servers that cannot be told which address to bind. */
 export const LOOPBACK_ONLY = path.join(REPO_ROOT, 'bench/loopback-only.ts');
 
@@ -59,7 +61,8 @@ export function spawnTarget(command: string, args: readonly string[], options: {
   hookExit();
   const log = fs.openSync(options.logFile, 'a');
   const stdio: StdioOptions = options.pipeStdio ? ['pipe', 'pipe', log] : ['ignore', log, log];
-  const child = spawn(command, args, { cwd: REPO_ROOT, detached: true, stdio, env: { ...process.env, ...options.env } });
+  const guarded = command === process.execPath ? ['--import', ORPHAN_GUARD, ...args] : args;
+  const child = spawn(command, guarded, { cwd: REPO_ROOT, detached: true, stdio, env: { ...process.env, ...options.env } });
   fs.closeSync(log);
   const pgid = child.pid;
   if (pgid === undefined) throw new Error(`could not start ${command}`);
