@@ -233,7 +233,9 @@ export function validateProxyConfig(doc: unknown): ResolvedProxyConfig {
   }
 
   const limitsDoc = r.object('limits', root.limits, ['maxBodyBytes', 'requestTimeoutMs', 'maxSessions', 'sessionIdleTimeoutMs', 'maxInFlight', 'backendWaitMs', 'shutdownGraceMs']) ?? {};
-  const bodyCap = backend.type === 'http' ? 1024 * 1024 * 1024 : STDIO_LINE_LIMIT_BYTES - 1;
+  // Headroom below the stdio line limit: the forwarded line is the body plus a rewritten id and, with
+  // tracing, a traceparent.
+  const bodyCap = backend.type === 'http' ? 1024 * 1024 * 1024 : STDIO_LINE_LIMIT_BYTES - 64 * 1024;
   const limits: Required<LimitsConfig> = {
     maxBodyBytes: r.int('limits.maxBodyBytes', limitsDoc.maxBodyBytes, 1, bodyCap, 4 * 1024 * 1024),
     requestTimeoutMs: r.int('limits.requestTimeoutMs', limitsDoc.requestTimeoutMs, 1, 86_400_000, 60_000),

@@ -55,7 +55,7 @@ describe('validateProxyConfig', () => {
     [{ server: 'fetch', backend: { type: 'ftp' } }, 'backend.type: "ftp" is not allowed: expected one of "spawn", "attach", "http"'],
     [{ server: 'fetch', backend: { type: 'spawn' } }, 'backend.command: undefined is not allowed: expected the executable to run'],
     [{ server: 'fetch', backend: spawnBackend, listen: { port: 70_000 } }, 'listen.port: 70000 is not allowed: expected an integer from 0 to 65535'],
-    [{ server: 'fetch', backend: spawnBackend, limits: { maxBodyBytes: 11 * 1024 * 1024 } }, 'limits.maxBodyBytes: 11534336 is not allowed: expected an integer from 1 to 10485759'],
+    [{ server: 'fetch', backend: spawnBackend, limits: { maxBodyBytes: 11 * 1024 * 1024 } }, 'limits.maxBodyBytes: 11534336 is not allowed: expected an integer from 1 to 10420224'],
     [{ server: 'fetch', backend: spawnBackend, limits: { requestTimeoutMs: '60s' } }, 'limits.requestTimeoutMs: "60s" is not allowed: expected an integer'],
     [{ server: 'fetch', backend: spawnBackend, limits: { maxSesions: 5 } }, 'limits.maxSesions: unknown field'],
     [{ server: 'fetch', backend: { type: 'attach', namespace: 'mcp' } }, 'exactly one of them must be set'],
