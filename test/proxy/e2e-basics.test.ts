@@ -84,6 +84,16 @@ describe.each(backends)('proxy over the $name backend', (fixture) => {
     }
   });
 
+  it('routes every reply to its own caller with 50 concurrent legacy SSE clients', async () => {
+    const clients = await Promise.all(Array.from({ length: 50 }, (_, i) => connectClient(proxy, { name: `sse${i}`, transport: 'sse' })));
+    try {
+      const replies = await Promise.all(clients.map((client, i) => client.callTool({ name: 'echo', arguments: { message: `sse-client-${i}` } })));
+      replies.forEach((reply, i) => expect(textOf(reply)).toBe(`Echo: sse-client-${i}`));
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+    }
+  });
+
   it('keeps identical request ids of different sessions apart', async () => {
     const [a, b] = await Promise.all([rawSession(proxy.mcpUrl), rawSession(proxy.mcpUrl)]);
     const call = (session: string, message: string) =>
