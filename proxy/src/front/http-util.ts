@@ -135,3 +135,26 @@ export function createRequestGuard(
     return undefined;
   };
 }
+
+const CORS_PREFLIGHT = {
+  'access-control-allow-methods': 'GET, POST, DELETE',
+  'access-control-allow-headers': 'content-type, accept, authorization, mcp-session-id, mcp-protocol-version, last-event-id',
+  'access-control-max-age': '600',
+} as const;
+
+/**
+ * For a request the guard let through with an `Origin` (so the origin is allowed): CORS headers on
+ * the reply, so the browser may read it and its `Mcp-Session-Id`. Answers a preflight (`OPTIONS`)
+ * itself and returns true; otherwise false.
+ */
+export function answerCors(req: IncomingMessage, res: ServerResponse): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  res.setHeader('access-control-allow-origin', origin);
+  res.setHeader('access-control-expose-headers', 'mcp-session-id');
+  res.setHeader('vary', 'origin');
+  if (req.method !== 'OPTIONS') return false;
+  res.writeHead(204, CORS_PREFLIGHT);
+  res.end();
+  return true;
+}

@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { INTERNAL_ERROR, INVALID_REQUEST } from '../jsonrpc.ts';
-import { createRequestGuard, ownAddresses, sendError, sendText } from './http-util.ts';
+import { answerCors, createRequestGuard, ownAddresses, sendError, sendText } from './http-util.ts';
 import { handleSseMessage, handleSseOpen } from './legacy-sse.ts';
 import type { FrontContext } from './messages.ts';
 import { handleStreamable } from './streamable.ts';
@@ -17,12 +17,6 @@ import { handleStreamable } from './streamable.ts';
 const KEEP_ALIVE_MS = 65_000;
 /** A request (headers and body) must arrive within this time: a client trickling a body cannot hold a socket forever. */
 const REQUEST_RECEIVE_TIMEOUT_MS = 120_000;
-
-const CORS_PREFLIGHT = {
-  'access-control-allow-methods': 'GET, POST, DELETE',
-  'access-control-allow-headers': 'content-type, accept, authorization, mcp-session-id, mcp-protocol-version, last-event-id',
-  'access-control-max-age': '600',
-} as const;
 
 export interface Front {
   readonly server: Server;
@@ -48,18 +42,7 @@ export function createFront(ctx: FrontContext): Front {
     }
     const refused = guard(req);
     if (refused) return sendError(res, 403, INVALID_REQUEST, `Forbidden: ${refused}`);
-    const origin = req.headers.origin;
-    if (origin !== undefined) {
-      // The guard let this Origin through, so it is in allowedOrigins: let the browser read the reply.
-      res.setHeader('access-control-allow-origin', origin);
-      res.setHeader('access-control-expose-headers', 'mcp-session-id');
-      res.setHeader('vary', 'origin');
-      if (req.method === 'OPTIONS') {
-        res.writeHead(204, CORS_PREFLIGHT);
-        res.end();
-        return;
-      }
-    }
+    if (answerCors(req, res)) return;
     if (path === '/mcp') return handleStreamable(ctx, req, res);
     if (path === '/sse') return handleSseOpen(ctx, req, res);
     return handleSseMessage(ctx, req, res, queryAt === -1 ? '' : url.slice(queryAt + 1));

@@ -19,7 +19,7 @@ import type { ResolvedProxyConfig } from '../config-validate.ts';
 import { BACKEND_UNAVAILABLE, INVALID_REQUEST, PROXY_OVERLOADED, REQUEST_TIMEOUT } from '../jsonrpc.ts';
 import type { Logger } from '../log.ts';
 import type { Telemetry, TransportLabel } from '../telemetry/telemetry.ts';
-import { BodyTooLarge, createRequestGuard, ownAddresses, readBody, sendError, sendText } from '../front/http-util.ts';
+import { answerCors, BodyTooLarge, createRequestGuard, ownAddresses, readBody, sendError, sendText } from '../front/http-util.ts';
 import { RequestObserver } from './observer.ts';
 import { SseParser } from './sse-parser.ts';
 
@@ -255,6 +255,7 @@ export function createHttpProxyFront(deps: HttpProxyDeps): HttpProxyFront {
     if (!served) return sendError(res, 404, INVALID_REQUEST, `Not Found: ${path}; this proxy serves ${upstream.transport === 'streamable-http' ? '/mcp' : '/sse and /messages'}`);
     const refused = guard(req);
     if (refused) return sendError(res, 403, INVALID_REQUEST, `Forbidden: ${refused}`);
+    if (answerCors(req, res)) return;
     if (draining) return sendError(res, 503, PROXY_OVERLOADED, 'proxy is shutting down', null, { 'retry-after': '1', connection: 'close' });
     if (inFlight >= config.limits.maxInFlight) return sendError(res, 503, PROXY_OVERLOADED, 'too many requests in flight; retry later', null, { 'retry-after': '1' });
     const handled = path === '/mcp' ? streamable(req, res) : path === '/sse' ? openLegacy(req, res) : postLegacy(req, res, queryAt === -1 ? '' : url.slice(queryAt + 1));
