@@ -116,3 +116,19 @@ describe('OTLP export', () => {
   });
 
 });
+
+describe('telemetry configuration', () => {
+  it('records spans only when OTLP traces are on', async () => {
+    const { createTelemetry } = await import('../../proxy/src/telemetry/index.ts');
+    const { validateProxyConfig } = await import('../../proxy/src/config.ts');
+    const { silentLogger } = await import('../../proxy/src/log.ts');
+    const base = { server: 'x', backend: { type: 'spawn', command: 'node' } };
+    const off = await createTelemetry(validateProxyConfig(base), 'spawn', silentLogger);
+    expect(off.tracing).toBe(false);
+    const metricsOnly = await createTelemetry(validateProxyConfig({ ...base, telemetry: { otlp: { endpoint: 'http://127.0.0.1:9', traces: false } } }), 'spawn', silentLogger);
+    expect(metricsOnly.tracing).toBe(false);
+    const tracesOnly = await createTelemetry(validateProxyConfig({ ...base, telemetry: { otlp: { endpoint: 'http://127.0.0.1:9', metrics: false } } }), 'spawn', silentLogger);
+    expect(tracesOnly.tracing).toBe(true);
+    await Promise.all([off.shutdown(), metricsOnly.shutdown(), tracesOnly.shutdown()]);
+  });
+});
