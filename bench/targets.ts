@@ -45,12 +45,17 @@ export interface TargetSpec {
 const node = process.execPath;
 const serverStdio = [SERVER_EVERYTHING, 'stdio'];
 
-/** Ready once an initialize over HTTP gets a 200. */
+/**
+ * Ready once an initialize over HTTP gets a 200. The probe's session is ended at once: a bridge
+ * that runs a server per session would otherwise keep one alive, and count it in its RSS.
+ */
 async function answersInitialize(port: number): Promise<boolean> {
   const connection = new HttpConnection('127.0.0.1', port);
   try {
     const response = await connection.request('POST', '/mcp', 'Accept: application/json, text/event-stream\r\n', initializeBody(1), 2000);
-    return response.status === 200;
+    if (response.status !== 200) return false;
+    if (response.sessionId) await connection.request('DELETE', '/mcp', `Mcp-Session-Id: ${response.sessionId}\r\n`, undefined, 2000);
+    return true;
   } finally {
     connection.close();
   }
