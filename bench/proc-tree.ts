@@ -30,6 +30,16 @@ function readStat(pid: number): Stat | undefined {
   return { ppid: Number(fields[1]), cpuTicks: Number(fields[11]) + Number(fields[12]), rssBytes: Number(fields[21]) * PAGE_BYTES };
 }
 
+/** statm's resident minus shared pages: memory of the process's own (heap, stacks). */
+function anonBytes(pid: number): number | undefined {
+  try {
+    const [, resident, shared] = fs.readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ').map(Number);
+    return (resident! - shared!) * PAGE_BYTES;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The pid and all its descendants. */
 export function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
@@ -50,6 +60,8 @@ export interface TreeUsage {
   readonly peakRssBytes: number;
   /** Peak RSS of the root process alone (the bridge or proxy itself, without the servers it runs). */
   readonly peakRootRssBytes: number;
+  /** The root's anonymous (heap) part at that peak: the rest is file pages, mostly the node binary, shared. */
+  readonly peakRootAnonBytes: number;
   /** CPU seconds used by the tree's processes while sampling (children that exit in between are missed). */
   readonly cpuSeconds: number;
 }
@@ -60,6 +72,7 @@ export class TreeSampler {
   private readonly lastTicks = new Map<number, number>();
   private peakRssBytes = 0;
   private peakRootRssBytes = 0;
+  private peakRootAnonBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private samples = 0;
   private readonly root: number;
@@ -84,7 +97,7 @@ export class TreeSampler {
     this.sample();
     let ticks = 0;
     for (const [pid, last] of this.lastTicks) ticks += last - (this.startTicks.get(pid) ?? last);
-    return { peakRssBytes: this.peakRssBytes, peakRootRssBytes: this.peakRootRssBytes, cpuSeconds: ticks / TICKS_PER_SECOND };
+    return { peakRssBytes: this.peakRssBytes, peakRootRssBytes: this.peakRootRssBytes, peakRootAnonBytes: this.peakRootAnonBytes, cpuSeconds: ticks / TICKS_PER_SECOND };
   }
 
   private sample(): void {
@@ -93,7 +106,10 @@ export class TreeSampler {
       const stat = readStat(pid);
       if (!stat) continue;
       rss += stat.rssBytes;
-      if (pid === this.root) this.peakRootRssBytes = Math.max(this.peakRootRssBytes, stat.rssBytes);
+      if (pid === this.root && stat.rssBytes > this.peakRootRssBytes) {
+        this.peakRootRssBytes = stat.rssBytes;
+        this.peakRootAnonBytes = anonBytes(pid) ?? 0;
+      }
       if (!this.startTicks.has(pid)) this.startTicks.set(pid, this.samples === 0 ? stat.cpuTicks : 0);
       this.lastTicks.set(pid, stat.cpuTicks);
     }
