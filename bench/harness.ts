@@ -49,9 +49,11 @@ function gitCommit(): string {
 
 function machine(): string {
   const cpus = os.cpus();
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
-  return `${os.availableParallelism()} CPUs (${cpus[0]?.model.trim() ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, ${os.type()} ${os.release()}; load average at start ${load}`;
+  return `${os.availableParallelism()} CPUs (${cpus[0]?.model.trim() ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, ${os.type()} ${os.release()}`;
 }
+
+/** Load averages (1, 5, 15 min): at the end they tell whether other work ran during the run. */
+const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 function describe(options: BenchOptions): string {
   const conc = options.modes.map((m) => `${m} at ${options.concurrency[m].join(', ')}`).join('; ');
@@ -79,6 +81,7 @@ export async function runBenchmark(options: BenchOptions): Promise<Run> {
   const info = {
     date,
     machine: machine(),
+    loadAverage: `at start ${loadAverage()}`,
     versions: `Node ${process.version}; toolhive-proxy ${version('toolhive-proxy')} (commit ${gitCommit()}); @modelcontextprotocol/server-everything ${version('@modelcontextprotocol/server-everything')}; @modelcontextprotocol/sdk ${version('@modelcontextprotocol/sdk')}; supergateway ${version('supergateway')}; mcp-proxy ${version('mcp-proxy')}`,
     command: options.command,
     settings: describe(options),
@@ -142,5 +145,5 @@ export async function runBenchmark(options: BenchOptions): Promise<Run> {
     }
     fs.rmSync(workDir, { recursive: true, force: true });
   }
-  return { info, targets: infos, rows };
+  return { info: { ...info, loadAverage: `${info.loadAverage}, at end ${loadAverage()}` }, targets: infos, rows };
 }

@@ -28,6 +28,7 @@ export interface TargetInfo {
 export interface RunInfo {
   readonly date: string;
   readonly machine: string;
+  readonly loadAverage: string;
   readonly versions: string;
   readonly command: string;
   readonly settings: string;
@@ -162,6 +163,7 @@ export function markdownSection(run: Run, chartFile: string | undefined): string
     '',
     `- Date: ${info.date}`,
     `- Machine: ${info.machine}`,
+    `- Load average (1, 5, 15 min; other work on the machine shows here): ${info.loadAverage}`,
     `- Versions: ${info.versions}`,
     `- Command: \`${info.command}\``,
     `- Settings: ${info.settings}`,
