@@ -5,6 +5,7 @@
  */
 import { k8s } from 'cdk8s-plus-28';
 import { McpInputError } from './_validation.ts';
+import { restrictedViolations } from './_pod-security-restricted.ts';
 import { warn } from './_warnings.ts';
 import type { ContainerResources, SecurityContextOverrides } from './workload-inputs.ts';
 
@@ -87,3 +88,15 @@ export function hardenedPodSpecDefaults(security: HardenedSecurity): Pick<k8s.Po
 
 /** Pull policy: a pinned tag never changes, so pulling on every start only adds a registry dependency. */
 export const IMAGE_PULL_POLICY = 'IfNotPresent';
+
+/**
+ * `podSpecOverrides` replace our fields whole, hardening included. Whatever they do, the final pod
+ * template is checked against Pod Security "restricted" and every control it breaks is said at synth
+ * time, so an override can never weaken a pod silently.
+ */
+export function warnIfNotRestricted(server: string, field: string, template: k8s.PodTemplateSpec, overrides: Partial<k8s.PodSpec> | undefined): void {
+  if (overrides === undefined) return;
+  for (const violation of restrictedViolations(JSON.parse(JSON.stringify(k8s.toJson_PodTemplateSpec(template))))) {
+    warn(server, `${field} make the pod fail Pod Security "restricted": ${violation}`);
+  }
+}

@@ -10,7 +10,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { namespaceOf, selectorLabels, standardLabels } from './_metadata.ts';
 import { createServerNetworkPolicies } from './_server-network.ts';
-import { hardenedPodSpecDefaults, hardenedSecurity, IMAGE_PULL_POLICY, resourceRequirements, TMP_MOUNT, TMP_VOLUME } from './_pod-security.ts';
+import { hardenedPodSpecDefaults, hardenedSecurity, IMAGE_PULL_POLICY, resourceRequirements, TMP_MOUNT, TMP_VOLUME, warnIfNotRestricted } from './_pod-security.ts';
 import { checkAbsolutePath, checkImage, checkNamespaceName, checkPort, checkServerName, McpInputError } from './_validation.ts';
 import { warn } from './_warnings.ts';
 import type { Exposure } from './exposure.ts';
@@ -230,6 +230,25 @@ export class McpServer extends Construct {
       volumeMounts: [TMP_MOUNT, ...volumes.map((v) => ({ name: v.name, mountPath: v.mountPath, readOnly: v.readOnly }))],
     };
 
+    const template: k8s.PodTemplateSpec = {
+      metadata: { labels },
+      spec: {
+        ...hardenedPodSpecDefaults(security),
+        serviceAccountName: name,
+        automountServiceAccountToken: false,
+        // With a shared PID namespace the pause container is PID 1, so a Node or Python server
+        // gets SIGTERM's default action and exits at once instead of waiting out the grace period.
+        shareProcessNamespace: true,
+        terminationGracePeriodSeconds: 10,
+        containers: [container],
+        volumes: [TMP_VOLUME, ...volumes.map((v) => ({ name: v.name, ...v.source }))],
+        ...props.podSpecOverrides,
+      },
+    };
+    warnIfNotRestricted(name, 'podSpecOverrides', template, props.podSpecOverrides);
+    if (template.spec?.automountServiceAccountToken !== false) {
+      warn(name, 'podSpecOverrides.automountServiceAccountToken is not false: the MCP server gets a Kubernetes API token it has no use for');
+    }
     this.workload = new k8s.KubeStatefulSet(this, 'Resource', {
       metadata,
       spec: {
@@ -237,21 +256,7 @@ export class McpServer extends Construct {
         serviceName: name,
         selector: { matchLabels: selector },
         podManagementPolicy: 'Parallel',
-        template: {
-          metadata: { labels },
-          spec: {
-            ...hardenedPodSpecDefaults(security),
-            serviceAccountName: name,
-            automountServiceAccountToken: false,
-            // With a shared PID namespace the pause container is PID 1, so a Node or Python server
-            // gets SIGTERM's default action and exits at once instead of waiting out the grace period.
-            shareProcessNamespace: true,
-            terminationGracePeriodSeconds: 10,
-            containers: [container],
-            volumes: [TMP_VOLUME, ...volumes.map((v) => ({ name: v.name, ...v.source }))],
-            ...props.podSpecOverrides,
-          },
-        },
+        template,
       },
     });
 

@@ -8,7 +8,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { DEFAULT_ALLOWED_HOSTS, validateProxyConfig, type LimitsConfig, type ProxyConfig, type TelemetryConfig } from '../proxy/src/config.ts';
 import { namespaceOf, standardLabels, selectorLabels } from './_metadata.ts';
-import { hardenedPodSpecDefaults, hardenedSecurity, IMAGE_PULL_POLICY, resourceRequirements, TMP_MOUNT, TMP_VOLUME } from './_pod-security.ts';
+import { hardenedPodSpecDefaults, hardenedSecurity, IMAGE_PULL_POLICY, resourceRequirements, TMP_MOUNT, TMP_VOLUME, warnIfNotRestricted } from './_pod-security.ts';
 import { createProxyExposure, createProxyNetworkPolicies } from './_proxy-network.ts';
 import { createProxyRbac, type ProxyRbac } from './_proxy-rbac.ts';
 import { checkImage, checkNamespaceName, checkNonEmpty, checkServerName, McpInputError } from './_validation.ts';
@@ -274,6 +274,39 @@ export class ToolHiveProxy extends Construct {
     });
 
     const security = hardenedSecurity(server, {});
+    const template: k8s.PodTemplateSpec = {
+      metadata: {
+        labels,
+        // A changed configuration changes the pod template, so the Deployment rolls.
+        annotations: { 'toolhive-cdk8s.dev/config-sha256': createHash('sha256').update(configJson).digest('hex') },
+      },
+      spec: {
+        ...hardenedPodSpecDefaults(security),
+        serviceAccountName: this.name,
+        automountServiceAccountToken: !transport.isHttp,
+        terminationGracePeriodSeconds: 30,
+        containers: [{
+          name: 'proxy',
+          image,
+          imagePullPolicy: IMAGE_PULL_POLICY,
+          args: ['--config', `${CONFIG_DIR}/config.json`],
+          ports: [
+            { name: 'http', containerPort: PROXY_HTTP_PORT, protocol: 'TCP' },
+            { name: 'metrics', containerPort: PROXY_METRICS_PORT, protocol: 'TCP' },
+          ],
+          livenessProbe: { httpGet: { path: '/healthz', port: k8s.IntOrString.fromString('http') }, periodSeconds: 10, failureThreshold: 3 },
+          readinessProbe: { httpGet: { path: '/readyz', port: k8s.IntOrString.fromString('http') }, periodSeconds: 5, failureThreshold: 2 },
+          resources: resourceRequirements(server, 'proxy.resources', props.resources, {
+            cpuRequest: '50m', cpuLimit: '500m', memoryRequest: '64Mi', memoryLimit: '256Mi',
+          }),
+          securityContext: security.container,
+          volumeMounts: [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }, TMP_MOUNT],
+        }],
+        volumes: [{ name: 'config', configMap: { name: this.name } }, TMP_VOLUME],
+        ...props.podSpecOverrides,
+      },
+    };
+    warnIfNotRestricted(server, 'proxy.podSpecOverrides', template, props.podSpecOverrides);
     this.deployment = new k8s.KubeDeployment(this, 'Deployment', {
       metadata,
       spec: {
@@ -282,38 +315,7 @@ export class ToolHiveProxy extends Construct {
         // Recreate for stdio: a rolling update would run the old and the new proxy side by side,
         // two attachers writing into one stdin.
         strategy: transport.isHttp ? { type: 'RollingUpdate' } : { type: 'Recreate' },
-        template: {
-          metadata: {
-            labels,
-            // A changed configuration changes the pod template, so the Deployment rolls.
-            annotations: { 'toolhive-cdk8s.dev/config-sha256': createHash('sha256').update(configJson).digest('hex') },
-          },
-          spec: {
-            ...hardenedPodSpecDefaults(security),
-            serviceAccountName: this.name,
-            automountServiceAccountToken: !transport.isHttp,
-            terminationGracePeriodSeconds: 30,
-            containers: [{
-              name: 'proxy',
-              image,
-              imagePullPolicy: IMAGE_PULL_POLICY,
-              args: ['--config', `${CONFIG_DIR}/config.json`],
-              ports: [
-                { name: 'http', containerPort: PROXY_HTTP_PORT, protocol: 'TCP' },
-                { name: 'metrics', containerPort: PROXY_METRICS_PORT, protocol: 'TCP' },
-              ],
-              livenessProbe: { httpGet: { path: '/healthz', port: k8s.IntOrString.fromString('http') }, periodSeconds: 10, failureThreshold: 3 },
-              readinessProbe: { httpGet: { path: '/readyz', port: k8s.IntOrString.fromString('http') }, periodSeconds: 5, failureThreshold: 2 },
-              resources: resourceRequirements(server, 'proxy.resources', props.resources, {
-                cpuRequest: '50m', cpuLimit: '500m', memoryRequest: '64Mi', memoryLimit: '256Mi',
-              }),
-              securityContext: security.container,
-              volumeMounts: [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }, TMP_MOUNT],
-            }],
-            volumes: [{ name: 'config', configMap: { name: this.name } }, TMP_VOLUME],
-            ...props.podSpecOverrides,
-          },
-        },
+        template,
       },
     });
 

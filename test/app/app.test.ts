@@ -4,7 +4,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { attachRules } from '../../lib/_proxy-rbac.ts';
 import { CLUSTER_SCOPED_KINDS, defaultAppObjects, podTemplates } from './_load.ts';
-import { restrictedViolations } from './_pod-security-restricted.ts';
+import { restrictedViolations } from '../../lib/_pod-security-restricted.ts';
 import { unknownFields, validateAgainstModel } from './_schema.ts';
 
 const objects = defaultAppObjects();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { restrictedViolations } from './_pod-security-restricted.ts';
+import { restrictedViolations } from '../../lib/_pod-security-restricted.ts';
 
 // The checker the whole-app test relies on must itself catch each control it claims to check.
 const good = () => ({

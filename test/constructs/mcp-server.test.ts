@@ -187,6 +187,38 @@ describe('McpServer', () => {
     }
   });
 
+  test('pod overrides that keep the pod restricted synthesize without a warning', () => {
+    const warnings = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      new McpServer(newChart(), 'fetch', { image: IMAGE, podSpecOverrides: { nodeSelector: { pool: 'mcp' }, priorityClassName: 'high' } });
+      expect(warnings).not.toHaveBeenCalled();
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+
+  test('pod overrides that weaken the pod are said at synth time, control by control', () => {
+    const warnings = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      // GIVEN overrides that join the host network, mount the host's filesystem and mount a token
+      const chart = newChart();
+      new McpServer(chart, 'fetch', {
+        image: IMAGE,
+        podSpecOverrides: { hostNetwork: true, volumes: [{ name: 'host', hostPath: { path: '/' } }], automountServiceAccountToken: true },
+      });
+      // THEN the overrides win (they are an escape hatch) and every broken control is named
+      const said = warnings.mock.calls.map((call) => String(call[0]));
+      expect(find(chart, 'StatefulSet', 'fetch').spec.template.spec.hostNetwork).toBe(true);
+      expect(said).toEqual(expect.arrayContaining([
+        expect.stringMatching(/mcp server "fetch": podSpecOverrides make the pod fail Pod Security "restricted": Host Namespaces: hostNetwork is true/),
+        expect.stringMatching(/mcp server "fetch": podSpecOverrides make the pod fail Pod Security "restricted": HostPath Volumes: volume host is a hostPath/),
+        expect.stringMatching(/mcp server "fetch": podSpecOverrides.automountServiceAccountToken is not false/),
+      ]));
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+
   test('an image tagged latest synthesizes with a warning', () => {
     const warnings = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
     try {

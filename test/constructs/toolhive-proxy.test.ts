@@ -1,4 +1,4 @@
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect, jest, test } from '@jest/globals';
 import { Exposure, McpServer, McpTransport, RbacScope, ToolHiveProxy } from '../../lib/index.ts';
 import type { IProxyObservability, ProxyObservabilityTarget } from '../../lib/observability-binding.ts';
 import { find, newChart, objectsOf } from './_util.ts';
@@ -185,6 +185,16 @@ describe('ToolHiveProxy', () => {
     expect(pod.containers[0].image).toBe('registry.local/proxy:9.9.9');
     expect(pod.containers[0].resources.limits.memory).toBe('1Gi');
     expect(pod.priorityClassName).toBe('high');
+  });
+
+  test('proxy pod overrides that weaken the pod are said at synth time', () => {
+    const warnings = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      new McpServer(newChart(), 'fetch', { image: IMAGE, proxy: { podSpecOverrides: { hostPid: true } } });
+      expect(warnings).toHaveBeenCalledWith(expect.stringMatching(/mcp server "fetch": proxy.podSpecOverrides make the pod fail Pod Security "restricted": Host Namespaces: hostPID is true/));
+    } finally {
+      warnings.mockRestore();
+    }
   });
 
   test('a configuration change changes the pod template, so the Deployment rolls', () => {
