@@ -1,10 +1,10 @@
 /** The MCP server's NetworkPolicies: nobody gets in but its proxy; out goes only what the profile allows. */
 import { k8s } from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
-import { dnsEgressRule, internetEgressRule, tcpPorts } from './_network-policy.ts';
+import { dnsEgressRule, internetEgressRule, isMetadataAddress, tcpPorts } from './_network-policy.ts';
 import { checkCidr, checkNonEmpty, checkPort, McpInputError } from './_validation.ts';
 import type { McpTransport } from './mcp-transport.ts';
-import { CLOUD_METADATA_CIDR, type PermissionProfile } from './permission-profile.ts';
+import { type PermissionProfile } from './permission-profile.ts';
 
 export interface ServerNetworkInput {
   readonly server: string;
@@ -41,7 +41,7 @@ export function createServerNetworkPolicies(scope: Construct, input: ServerNetwo
       checkNonEmpty(server, 'permissionProfile allowList ports', profile.ports, 'list the TCP ports, e.g. [443]');
       for (const cidr of profile.cidrs) {
         checkCidr(server, 'permissionProfile allowList cidr', cidr);
-        if (cidr === CLOUD_METADATA_CIDR || cidr === '169.254.169.254') {
+        if (isMetadataAddress(cidr)) {
           throw new McpInputError(server, `permissionProfile allowList cidr "${cidr}" is the cloud metadata endpoint, which is never reachable from MCP servers: remove it`);
         }
       }

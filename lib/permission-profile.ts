@@ -12,6 +12,9 @@ export interface AllowListOptions {
 /** The IPv4 cloud metadata endpoint: credentials of the node live there, never reachable. */
 export const CLOUD_METADATA_CIDR = '169.254.169.254/32';
 
+/** The same endpoint's IPv6 address on AWS (IMDS on dual-stack and IPv6 clusters), never reachable. */
+export const CLOUD_METADATA_CIDR_V6 = 'fd00:ec2::254/128';
+
 /**
  * What the MCP server may reach on the network, enforced by a NetworkPolicy on its pods
  * (ToolHive's permission profiles create none on Kubernetes; ours do).
@@ -23,8 +26,9 @@ export class PermissionProfile {
   }
 
   /**
-   * Any destination, except the cloud metadata endpoint (169.254.169.254/32): a server that
-   * fetches URLs for a model must not be able to fetch the node's cloud credentials.
+   * Any destination, except the cloud metadata endpoint (169.254.169.254/32, and fd00:ec2::254/128
+   * over IPv6): a server that fetches URLs for a model must not be able to fetch the node's cloud
+   * credentials.
    */
   public static network(): PermissionProfile {
     return new PermissionProfile('network', [], []);

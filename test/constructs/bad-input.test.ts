@@ -59,6 +59,7 @@ describe('McpServer fails', () => {
 
   test('fails on an allow list naming the cloud metadata endpoint, or empty', () => {
     expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['169.254.169.254/32'] }) })).toThrow(/cloud metadata endpoint, which is never reachable/);
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['fd00:ec2:0:0::254/128'] }) })).toThrow(/"fd00:ec2:0:0::254\/128" is the cloud metadata endpoint/);
     expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: [] }) })).toThrow(/permissionProfile allowList cidrs is an empty list/);
     expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['10.0.0.0/8'], ports: [0] }) })).toThrow(/allowList port 0 is out of range/);
   });

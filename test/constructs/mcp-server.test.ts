@@ -84,9 +84,9 @@ describe('McpServer', () => {
       expect(egress()).toEqual({ podSelector: expect.any(Object), policyTypes: ['Egress'], egress: [] });
     });
 
-    test('network allows everything but the cloud metadata endpoint', () => {
+    test('network allows everything but the cloud metadata endpoint, over IPv4 and IPv6', () => {
       expect(egress(PermissionProfile.network()).egress).toEqual([dns, {
-        to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }, { ipBlock: { cidr: '::/0' } }],
+        to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }, { ipBlock: { cidr: '::/0', except: ['fd00:ec2::254/128'] } }],
       }]);
     });
 
@@ -95,6 +95,9 @@ describe('McpServer', () => {
         to: [{ ipBlock: { cidr: '10.0.0.0/8' } }, { ipBlock: { cidr: '169.254.0.0/16', except: ['169.254.169.254/32'] } }],
         ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 8443 }],
       }]);
+      expect(egress(PermissionProfile.allowList({ cidrs: ['fd00:ec2::/32', '2001:db8::/32'] })).egress[1].to).toEqual([
+        { ipBlock: { cidr: 'fd00:ec2::/32', except: ['fd00:ec2::254/128'] } }, { ipBlock: { cidr: '2001:db8::/32' } },
+      ]);
     });
   });
 
