@@ -10,7 +10,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { runCell } from './load.ts';
 import type { Mode } from './load.ts';
-import { TreeSampler } from './proc-tree.ts';
+import { TreeSampler, machineBusySeconds } from './proc-tree.ts';
 import { REPO_ROOT } from './processes.ts';
 import type { Row, Run, TargetInfo } from './report.ts';
 import { TARGETS } from './targets.ts';
@@ -52,7 +52,11 @@ function machine(): string {
   return `${os.availableParallelism()} CPUs (${cpus[0]?.model.trim() ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, ${os.type()} ${os.release()}`;
 }
 
-/** Load averages (1, 5, 15 min): at the end they tell whether other work ran during the run. */
+/**
+ * Load averages (1, 5, 15 min) at the start: whether the machine was quiet. Not taken at the end,
+ * where the run's own bursts (a bridge spawning 20 servers) dominate; each cell's other CPU % tells
+ * what other work ran during it.
+ */
 const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 function describe(options: BenchOptions): string {
@@ -128,12 +132,16 @@ export async function runBenchmark(options: BenchOptions): Promise<Run> {
           const target = running.get(spec.name)!;
           const sampler = new TreeSampler(target.pid);
           sampler.start();
+          const busyBefore = machineBusySeconds();
           const result = await runCell(target.driver(), {
             mode, concurrency, sessions: options.sessions, durationMs: options.durationSeconds * 1000,
             timeoutMs: options.timeoutMs, maxRequests: options.maxRequests, tag: tag(),
           });
+          const busy = machineBusySeconds() - busyBefore;
           const usage = sampler.stop();
-          rows.push({ target: spec.name, mode, concurrency, result, usage });
+          const seconds = result.elapsedMs / 1000;
+          const otherCpuPercent = ((busy - usage.cpuSeconds - (result.generatorCpuPercent / 100) * seconds) / seconds) * 100;
+          rows.push({ target: spec.name, mode, concurrency, result, usage, otherCpuPercent });
           const errors = Object.entries(result.errors).map(([k, n]) => `${k}: ${n}`).join(', ') || 'no errors';
           log(`${mode.padEnd(6)} ${String(concurrency).padStart(4)}  ${spec.name.padEnd(13)} ${Math.round(result.rate).toString().padStart(6)}/s  p99 ${result.latency?.p99.toFixed(2) ?? '–'} ms  ${result.ok}/${result.requests} ok  ${errors}  rss ${(usage.peakRssBytes / 1e6).toFixed(0)} MB`);
         }
@@ -145,5 +153,5 @@ export async function runBenchmark(options: BenchOptions): Promise<Run> {
     }
     fs.rmSync(workDir, { recursive: true, force: true });
   }
-  return { info: { ...info, loadAverage: `${info.loadAverage}, at end ${loadAverage()}` }, targets: infos, rows };
+  return { info, targets: infos, rows };
 }

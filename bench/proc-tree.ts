@@ -116,3 +116,10 @@ export class TreeSampler {
     this.peakRssBytes = Math.max(this.peakRssBytes, rss);
   }
 }
+
+/** CPU seconds the whole machine spent busy (all processes, all cores) since boot, from /proc/stat. */
+export function machineBusySeconds(): number {
+  const fields = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = fields;
+  return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / TICKS_PER_SECOND;
+}

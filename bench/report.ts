@@ -12,6 +12,8 @@ export interface Row {
   readonly concurrency: number;
   readonly result?: CellResult;
   readonly usage?: TreeUsage;
+  /** CPU used during the cell by everything but the target's tree and the generator, % of one core: other work on the machine. */
+  readonly otherCpuPercent?: number;
   /** Why the cell was not run. */
   readonly skipped?: string;
 }
@@ -54,7 +56,7 @@ function errorsText(result: CellResult): string {
   return entries.length === 0 ? '–' : entries.map(([kind, n]) => `${kind}: ${n}`).join(', ');
 }
 
-const HEADER = ['target', 'mode', 'conc', 'requests', 'success %', 'req/s', 'min', 'avg', 'p50', 'p95', 'p99', 'max', 'errors', 'RSS MB tree', 'RSS MB root', 'target CPU %', 'gen CPU %'];
+const HEADER = ['target', 'mode', 'conc', 'requests', 'success %', 'req/s', 'min', 'avg', 'p50', 'p95', 'p99', 'max', 'errors', 'RSS MB tree', 'RSS MB root', 'target CPU %', 'gen CPU %', 'other CPU %'];
 
 function cells(row: Row): string[] {
   if (!row.result) return [row.target, row.mode, String(row.concurrency), `not run: ${row.skipped ?? ''}`, ...HEADER.slice(4).map(() => '')];
@@ -67,6 +69,7 @@ function cells(row: Row): string[] {
     usage ? (usage.peakRootRssBytes / 1e6).toFixed(0) : '–',
     usage ? Math.round((usage.cpuSeconds / (result.elapsedMs / 1000)) * 100).toString() : '–',
     Math.round(result.generatorCpuPercent).toString(),
+    row.otherCpuPercent === undefined ? '–' : Math.max(0, Math.round(row.otherCpuPercent)).toString(),
   ];
 }
 
@@ -163,7 +166,7 @@ export function markdownSection(run: Run, chartFile: string | undefined): string
     '',
     `- Date: ${info.date}`,
     `- Machine: ${info.machine}`,
-    `- Load average (1, 5, 15 min; other work on the machine shows here): ${info.loadAverage}`,
+    `- Load average (1, 5, 15 min): ${info.loadAverage}; other work during each cell: the other CPU column`,
     `- Versions: ${info.versions}`,
     `- Command: \`${info.command}\``,
     `- Settings: ${info.settings}`,
@@ -179,7 +182,8 @@ export function markdownSection(run: Run, chartFile: string | undefined): string
     'req/s counts units. Latencies (ms) are of successful requests or units. RSS is the peak of the',
     "target's whole process tree (tree: the bridge plus the servers it spawned) and of its root process",
     '(root: the bridge alone); target CPU and gen CPU are % of one core used by the target tree and by',
-    'the generator during the cell.',
+    'the generator during the cell, other CPU what the rest of the machine used meanwhile (other work,',
+    'and children of a bridge that exited within the cell): two cores make 200 %.',
     '',
     'Ids repeat across sessions on purpose (each session counts from 1, as real clients do), so a',
     'reply delivered to the wrong session shows up as `misrouted`. The generator is one Node process',
