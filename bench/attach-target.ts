@@ -13,12 +13,10 @@ import { HttpDriver } from './drivers.ts';
 import { HttpConnection } from './http-client.ts';
 import { initializeBody } from './mcp.ts';
 import { LOOPBACK_ONLY, REPO_ROOT, freePort, spawnTarget, waitUntil } from './processes.ts';
+import { PROXY_CLI, PROXY_COMMAND, PROXY_NODE_FLAGS } from './proxy-command.ts';
 import type { TargetSpec } from './targets.ts';
 
 const EMULATOR_CLI = path.join(REPO_ROOT, 'test/support/kube-api-emulator/cli.ts');
-const PROXY_CLI = path.join(REPO_ROOT, 'proxy/src/cli.ts');
-/** As the proxy's bin (shebang) and image run it, and as the spawn target runs it. */
-const PROXY_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 async function answersInitialize(port: number): Promise<boolean> {
   const connection = new HttpConnection('127.0.0.1', port);
@@ -32,7 +30,7 @@ async function answersInitialize(port: number): Promise<boolean> {
 
 export const attachTarget: TargetSpec = {
   name: 'proxy-attach',
-  description: 'our proxy, attach backend (`node --max-semi-space-size=8 proxy/src/cli.ts --config`): `pods/attach` through the Kubernetes API emulator (own process) in front of the server',
+  description: `our proxy, attach backend (\`${PROXY_COMMAND} --config\`): \`pods/attach\` through the Kubernetes API emulator (own process) in front of the server`,
   peer: false,
   unavailable: () => (fs.existsSync(PROXY_CLI) && fs.existsSync(EMULATOR_CLI) ? undefined : 'proxy/src/cli.ts or the API emulator is missing'),
   async start(context) {

@@ -15,6 +15,7 @@ import { runCell } from './load.ts';
 import type { Mode } from './load.ts';
 import { initializeBody } from './mcp.ts';
 import { REPO_ROOT, SERVER_EVERYTHING, freePort, killTargetsOnSignals, spawnTarget, waitUntil } from './processes.ts';
+import { PROXY_CLI, PROXY_NODE_FLAGS } from './proxy-command.ts';
 
 interface ProfileNode {
   id: number;
@@ -54,7 +55,7 @@ const dir = values.keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'proxy-profile-
 fs.mkdirSync(dir, { recursive: true });
 const port = await freePort();
 const proxy = spawnTarget(process.execPath, [
-  '--max-semi-space-size=8', '--cpu-prof', `--cpu-prof-dir=${dir}`, path.join(REPO_ROOT, 'proxy/src/cli.ts'),
+  ...PROXY_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${dir}`, PROXY_CLI,
   '--host', '127.0.0.1', '--port', String(port), '--metrics-port', '0', '--', process.execPath, SERVER_EVERYTHING, 'stdio',
 ], { logFile: path.join(dir, 'proxy.log') });
 try {

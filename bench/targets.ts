@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { attachTarget } from './attach-target.ts';
+import { PROXY_CLI, PROXY_COMMAND, PROXY_NODE_FLAGS } from './proxy-command.ts';
 import type { Driver } from './drivers.ts';
 import { HttpConnection } from './http-client.ts';
 import { HttpDriver, StdioDriver } from './drivers.ts';
@@ -73,14 +74,11 @@ async function httpTarget(name: string, context: StartContext, command: (port: n
   };
 }
 
-const PROXY_CLI = path.join(REPO_ROOT, 'proxy/src/cli.ts');
-/** As the proxy's bin (shebang) and image entrypoint run it: see proxy/README.md, "Memory". */
-const PROXY_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 export const TARGETS: readonly TargetSpec[] = [
   {
     name: 'proxy',
-    description: 'our proxy, spawn backend (`node --max-semi-space-size=8 proxy/src/cli.ts -- <server>`, as its bin and image run it)',
+    description: `our proxy, spawn backend (\`${PROXY_COMMAND} -- <server>\`, as its bin and image run it)`,
     peer: false,
     ours: true,
     unavailable: () => (fs.existsSync(PROXY_CLI) ? undefined : 'proxy/src/cli.ts does not exist yet'),
