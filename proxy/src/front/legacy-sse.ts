@@ -8,8 +8,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { INVALID_REQUEST, PROXY_OVERLOADED, errorResponse, type JsonRpcId } from '../jsonrpc.ts';
 import { allowsBatches } from '../protocol.ts';
 import { SseStream, StreamExchange } from './exchanges.ts';
-import { BodyTooLarge, isJsonContentType, readBody, sendError } from './http-util.ts';
-import { admit, parseBody, type FrontContext } from './messages.ts';
+import { isJsonContentType, sendError } from './http-util.ts';
+import { admit, readMessages, type FrontContext } from './messages.ts';
 
 const TRANSPORT = 'sse';
 
@@ -38,16 +38,7 @@ export async function handleSseMessage(ctx: FrontContext, req: IncomingMessage, 
   const session = ctx.mux.sessions.get(sessionId);
   if (!session || session.transport !== TRANSPORT) return sendError(res, 404, -32001, 'Session not found: unknown or closed sessionId; open a new /sse stream');
   if (!isJsonContentType(req)) return sendError(res, 415, INVALID_REQUEST, 'Unsupported Media Type: Content-Type must be application/json');
-  let body: string;
-  try {
-    body = await readBody(req, ctx.config.limits.maxBodyBytes);
-  } catch (error) {
-    if (error instanceof BodyTooLarge) {
-      return sendError(res, 413, INVALID_REQUEST, `Payload Too Large: the limit is ${ctx.config.limits.maxBodyBytes} bytes`, null, { connection: 'close' });
-    }
-    throw error;
-  }
-  const parsed = parseBody(res, body);
+  const parsed = await readMessages(ctx, req, res);
   if (!parsed) return;
   const { messages, kinds, batch, requests } = parsed;
   if (batch && (session.initialized ? !allowsBatches(session.protocolVersion) : true)) {

@@ -2,7 +2,7 @@
  * Parsing and checking a POSTed body, shared by the Streamable HTTP and legacy SSE fronts, and the
  * context both fronts share.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../backends/types.ts';
 import type { ResolvedProxyConfig } from '../config-validate.ts';
 import { classify, INVALID_REQUEST, PARSE_ERROR, PROXY_OVERLOADED, BACKEND_UNAVAILABLE, readableId, type JsonRpcMessage, type MessageKind } from '../jsonrpc.ts';
@@ -10,7 +10,7 @@ import type { Logger } from '../log.ts';
 import type { Multiplexer } from '../mux/multiplexer.ts';
 import { methodLabel, type TransportLabel, type Telemetry } from '../telemetry/telemetry.ts';
 import type { SseStream } from './exchanges.ts';
-import { sendError } from './http-util.ts';
+import { BodyTooLarge, readBody, sendError } from './http-util.ts';
 
 export interface FrontContext {
   readonly mux: Multiplexer;
@@ -30,6 +30,24 @@ export interface ParsedBody {
   readonly kinds: MessageKind[];
   readonly batch: boolean;
   readonly requests: number;
+}
+
+/**
+ * Reads a POST body and parses it into classified messages, or replies (413 beyond
+ * `limits.maxBodyBytes`, 400 for anything that is not JSON-RPC) and returns undefined.
+ */
+export async function readMessages(ctx: FrontContext, req: IncomingMessage, res: ServerResponse): Promise<ParsedBody | undefined> {
+  let body: string;
+  try {
+    body = await readBody(req, ctx.config.limits.maxBodyBytes);
+  } catch (error) {
+    if (error instanceof BodyTooLarge) {
+      sendError(res, 413, INVALID_REQUEST, `Payload Too Large: the limit is ${ctx.config.limits.maxBodyBytes} bytes`, null, { connection: 'close' });
+      return undefined;
+    }
+    throw error;
+  }
+  return parseBody(res, body);
 }
 
 /** Parses a body into classified messages, or replies with 400 and returns undefined. */

@@ -14,8 +14,8 @@ import { INVALID_REQUEST, PROXY_OVERLOADED, type JsonRpcMessage } from '../jsonr
 import type { Session } from '../mux/session.ts';
 import { allowsBatches, isSupportedVersion, SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.ts';
 import { JsonExchange, SseExchange, SseStream } from './exchanges.ts';
-import { acceptedTypes, BodyTooLarge, isJsonContentType, readBody, sendError, sendJson } from './http-util.ts';
-import { admit, parseBody, type FrontContext } from './messages.ts';
+import { acceptedTypes, isJsonContentType, sendError, sendJson } from './http-util.ts';
+import { admit, readMessages, type FrontContext } from './messages.ts';
 
 const TRANSPORT = 'streamable-http';
 const SESSION_HEADER = 'mcp-session-id';
@@ -69,16 +69,7 @@ async function handlePost(ctx: FrontContext, req: IncomingMessage, res: ServerRe
   if (!isJsonContentType(req)) return sendError(res, 415, INVALID_REQUEST, 'Unsupported Media Type: Content-Type must be application/json');
   const problem = versionHeaderProblem(req);
   if (problem) return sendError(res, 400, INVALID_REQUEST, problem);
-  let body: string;
-  try {
-    body = await readBody(req, ctx.config.limits.maxBodyBytes);
-  } catch (error) {
-    if (error instanceof BodyTooLarge) {
-      return sendError(res, 413, INVALID_REQUEST, `Payload Too Large: the limit is ${ctx.config.limits.maxBodyBytes} bytes`, null, { connection: 'close' });
-    }
-    throw error;
-  }
-  const parsed = parseBody(res, body);
+  const parsed = await readMessages(ctx, req, res);
   if (!parsed) return;
   const { messages, kinds, batch, requests } = parsed;
 
