@@ -56,7 +56,12 @@ export function buildApp(): App {
   });
 
   const argocd = new Chart(app, 'argocd');
-  new McpArgoCdApplication(argocd, 'Application', { repoUrl: REPO_URL });
+  new McpArgoCdApplication(argocd, 'Application', {
+    repoUrl: REPO_URL,
+    // The kinds kustomization.yaml leaves out: the monitors and rules (their CRDs come with the
+    // kube-prometheus-stack Application) and the HTTPRoute (Gateway API installed by the cluster).
+    directories: ['dist/prometheus-operator', 'dist/gateway-api'],
+  });
   return app;
 }
 

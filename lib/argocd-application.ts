@@ -18,6 +18,14 @@ export interface McpArgoCdApplicationProps {
    */
   readonly path?: string;
   /**
+   * Folders of the repository synced as plain directories next to `path`, for the objects whose kinds
+   * need a CRD (`kustomization.yaml` lists only the CRD-free files), e.g. `dist/prometheus-operator`.
+   * Given any, the Application has several sources, and an object whose CRD is not installed yet is
+   * skipped at dry-run instead of failing the whole sync.
+   * @default [] (only `path`)
+   */
+  readonly directories?: readonly string[];
+  /**
    * Name of the Application.
    * @default "toolhive-cdk8s"
    */
@@ -53,6 +61,14 @@ export class McpArgoCdApplication extends Construct {
       throw new Error(`argo cd application "${id}": repoUrl "${props.repoUrl}" is not a git URL: use https://..., ssh://... or git@host:org/repo.git`);
     }
     const automated = props.automated ?? true;
+    const targetRevision = props.targetRevision ?? 'main';
+    const path = props.path ?? 'dist';
+    const directories = props.directories ?? [];
+    for (const dir of directories) {
+      if (dir === path || dir.startsWith('/') || dir.split('/').includes('..')) {
+        throw new Error(`argo cd application "${id}": directory "${dir}" must be a folder of the repository other than path "${path}", without "..": e.g. "${path}/prometheus-operator"`);
+      }
+    }
     this.application = new Application(this, 'Resource', {
       metadata: {
         name: props.name ?? 'toolhive-cdk8s',
@@ -61,14 +77,16 @@ export class McpArgoCdApplication extends Construct {
       },
       spec: {
         project: props.project ?? 'default',
-        source: { repoUrl: props.repoUrl, targetRevision: props.targetRevision ?? 'main', path: props.path ?? 'dist' },
+        ...(directories.length === 0
+          ? { source: { repoUrl: props.repoUrl, targetRevision, path } }
+          : { sources: [path, ...directories].map((p) => ({ repoUrl: props.repoUrl, targetRevision, path: p })) }),
         // Every object in dist/ names its namespace, so the destination namespace is never used.
         destination: { server: props.destinationServer ?? 'https://kubernetes.default.svc' },
         syncPolicy: {
           automated: automated ? { prune: true, selfHeal: true } : undefined,
           // Namespaces are part of dist/ (with their Pod Security labels), so Argo CD must not create
           // bare ones first; pruning last keeps servers running until their replacements exist.
-          syncOptions: ['CreateNamespace=false', 'PruneLast=true'],
+          syncOptions: ['CreateNamespace=false', 'PruneLast=true', ...(directories.length > 0 ? ['SkipDryRunOnMissingResource=true'] : [])],
         },
       },
     });

@@ -57,4 +57,21 @@ describe('McpArgoCdApplication', () => {
     expect(app.spec.destination).toEqual({ server: 'https://prod.example.com' });
     expect(app.spec.syncPolicy.automated).toBeUndefined();
   });
+
+  test('directories of CRD kinds are synced as further sources, skipped at dry-run until their CRD exists', () => {
+    const chart = newChart(undefined);
+    new McpArgoCdApplication(chart, 'app', { repoUrl: 'https://github.com/org/repo.git', directories: ['dist/prometheus-operator', 'dist/gateway-api'] });
+    const app = find(chart, 'Application', 'toolhive-cdk8s');
+    expect(app.spec.source).toBeUndefined();
+    expect(app.spec.sources).toEqual(['dist', 'dist/prometheus-operator', 'dist/gateway-api']
+      .map((path) => ({ repoURL: 'https://github.com/org/repo.git', targetRevision: 'main', path })));
+    expect(app.spec.syncPolicy.syncOptions).toEqual(['CreateNamespace=false', 'PruneLast=true', 'SkipDryRunOnMissingResource=true']);
+  });
+
+  test('fails on a directory that is the path itself or leaves the repository', () => {
+    const make = (dir: string) => () => new McpArgoCdApplication(newChart(undefined), 'app', { repoUrl: 'https://github.com/org/repo.git', directories: [dir] });
+    expect(make('dist')).toThrow(/directory "dist" must be a folder of the repository other than path "dist"/);
+    expect(make('../elsewhere')).toThrow(/without "\.\."/);
+    expect(make('/abs')).toThrow(/directory "\/abs" must be a folder/);
+  });
 });
