@@ -2,25 +2,18 @@
  * The attach backend's lifecycle against the emulated API server, with a real server-everything
  * behind it: waiting for the pod, dropped connections, container restarts, replaced pods, 403s.
  */
-import { afterEach, describe, expect, jest, test } from '@jest/globals';
-import { startKubeApiEmulator, type KubeApiEmulator, type KubeApiEmulatorOptions } from '../support/kube-api-emulator/index.ts';
-import { BackendHarness, isDown, isUp } from './harness.ts';
+import { describe, expect, jest, test } from '@jest/globals';
+import { startKubeApiEmulator, type KubeApiEmulatorOptions } from '../support/kube-api-emulator/index.ts';
+import { attachTestEnv, BackendHarness, isDown, isUp } from './harness.ts';
 
 jest.setTimeout(40_000);
 
-let kube: KubeApiEmulator | undefined;
-let harness: BackendHarness | undefined;
-afterEach(async () => {
-  await harness?.stop();
-  await kube?.stop();
-  harness = undefined;
-  kube = undefined;
-});
+const env = attachTestEnv();
 
 async function setUp(options: KubeApiEmulatorOptions = {}, ...config: ConstructorParameters<typeof BackendHarness> extends [unknown, ...infer R] ? R : never): Promise<BackendHarness> {
-  kube = await startKubeApiEmulator(options);
-  harness = new BackendHarness(kube, ...config);
-  return harness;
+  env.kube = await startKubeApiEmulator(options);
+  env.harness = new BackendHarness(env.kube, ...config);
+  return env.harness;
 }
 
 describe('attach backend lifecycle', () => {
@@ -39,18 +32,18 @@ describe('attach backend lifecycle', () => {
   test('a dropped WebSocket re-attaches to the live process without a second initialize', async () => {
     const h = await setUp();
     await h.start();
-    expect(kube!.initializeCount()).toBe(1);
+    expect(env.kube!.initializeCount()).toBe(1);
     const before = h.statuses.length;
     // WHEN the connection drops abruptly while the process lives on
-    expect(kube!.faults.dropAttachments()).toBe(1);
+    expect(env.kube!.faults.dropAttachments()).toBe(1);
     // THEN down names the cause, and the re-attach is to the same process
     const down = await h.waitForStatus(isDown, before);
     expect(down.reason).toMatch(/attach connection lost \(close 1006\); output written while detached is lost/);
     const up = await h.waitForStatus(isUp, before);
     expect(up.newProcess).toBe(false);
     expect((await h.echo('after drop')).result).toMatchObject({ content: [{ text: 'Echo: after drop' }] });
-    expect(kube!.initializeCount()).toBe(1);
-    expect(kube!.pod().processes).toHaveLength(1);
+    expect(env.kube!.initializeCount()).toBe(1);
+    expect(env.kube!.pod().processes).toHaveLength(1);
   });
 
   test('a killed container is reported down at once and its replacement is a new process', async () => {
@@ -59,7 +52,7 @@ describe('attach backend lifecycle', () => {
     const before = h.statuses.length;
     const killedAt = Date.now();
     // WHEN the container's process dies (the kubelet restarts it)
-    await kube!.faults.killContainer();
+    await env.kube!.faults.killContainer();
     // THEN down comes well within 1 s, before the pod even shows the termination
     await h.waitForStatus(isDown, before);
     expect(Date.now() - killedAt).toBeLessThan(1000);
@@ -68,7 +61,7 @@ describe('attach backend lifecycle', () => {
     expect(up).toMatchObject({ newProcess: true, detail: expect.stringContaining('restartCount 1') });
     await h.initialize();
     expect((await h.echo('restarted')).result).toMatchObject({ content: [{ text: 'Echo: restarted' }] });
-    expect(kube!.initializeCount()).toBe(2);
+    expect(env.kube!.initializeCount()).toBe(2);
   });
 
   test('a replaced pod found by label selector is a new process, under its new name', async () => {
@@ -76,7 +69,7 @@ describe('attach backend lifecycle', () => {
     await h.start();
     const before = h.statuses.length;
     // WHEN the pod is deleted and a new one (new name, new uid) takes its place
-    await kube!.faults.replacePod({ name: 'everything-5f7c9-xyz12', startDelayMs: 300 });
+    await env.kube!.faults.replacePod({ name: 'everything-5f7c9-xyz12', startDelayMs: 300 });
     // THEN down names the deletion, and the new pod is attached as a new process
     const down = await h.waitForStatus(isDown, before);
     expect(down.reason).toMatch(/pod everything-5f7c9-abcde (is being deleted|was deleted|was replaced)/);
@@ -88,23 +81,23 @@ describe('attach backend lifecycle', () => {
 
   test('fails with 403 on attach: never up, the log names the missing permission, recovers once granted', async () => {
     // GIVEN RBAC without get on pods/attach
-    kube = await startKubeApiEmulator();
-    kube.faults.forbid('get', 'pods/attach');
-    harness = new BackendHarness(kube);
-    harness.backend.start();
+    env.kube = await startKubeApiEmulator();
+    env.kube.faults.forbid('get', 'pods/attach');
+    env.harness = new BackendHarness(env.kube);
+    env.harness.backend.start();
     // THEN the backend stays down with the permission in its reason and in an error log line
-    const down = await harness.waitForStatus((s) => isDown(s) && /403/.test(s.reason));
+    const down = await env.harness.waitForStatus((s) => isDown(s) && /403/.test(s.reason));
     expect((down as { reason: string }).reason).toContain('403 Forbidden: missing permission get pods/attach "everything-0" in namespace "mcp-servers"');
-    const logged = harness.logsMatching(/attach forbidden: missing permission/);
+    const logged = env.harness.logsMatching(/attach forbidden: missing permission/);
     expect(logged[0]).toMatchObject({
       level: 'error', missingPermission: 'get pods/attach "everything-0" in namespace "mcp-servers"',
       permission: { verb: 'get', resource: 'pods', subresource: 'attach', namespace: 'mcp-servers', name: 'everything-0' },
     });
     expect(String(logged[0]!.error)).toContain('cannot get resource "pods/attach"');
-    expect(harness.statuses.some(isUp)).toBe(false);
+    expect(env.harness.statuses.some(isUp)).toBe(false);
     // WHEN the permission is granted, the backend recovers on its own
-    kube.faults.allow('get', 'pods/attach');
-    await harness.waitForStatus(isUp);
+    env.kube.faults.allow('get', 'pods/attach');
+    await env.harness.waitForStatus(isUp);
   });
 
   test('fails with 403 on a namespace-wide pod list when RBAC is limited by resourceNames', async () => {
@@ -118,7 +111,7 @@ describe('attach backend lifecycle', () => {
 
   test('a named pod needs only get and watch, limited by resourceNames (watched with a fieldSelector)', async () => {
     const h = await setUp({ resourceNamesOnly: true });
-    kube!.faults.forbid('list', 'pods');
+    env.kube!.faults.forbid('list', 'pods');
     await h.start();
     expect((await h.echo('pinned')).result).toMatchObject({ content: [{ text: 'Echo: pinned' }] });
   });
@@ -128,14 +121,14 @@ describe('attach backend lifecycle', () => {
     await h.start();
     const before = h.statuses.length;
     // WHEN the connection silently stops passing traffic (no close reaches the proxy)
-    kube!.faults.stallAttachments();
+    env.kube!.faults.stallAttachments();
     // THEN the probe notices, and the backend re-attaches to the same process
     const down = await h.waitForStatus(isDown, before);
     expect(down.reason).toMatch(/no reply to an MCP or WebSocket ping within 300 ms/);
     const up = await h.waitForStatus(isUp, before);
     expect(up.newProcess).toBe(false);
     expect((await h.echo('probed')).result).toMatchObject({ content: [{ text: 'Echo: probed' }] });
-    expect(kube!.initializeCount()).toBe(1);
+    expect(env.kube!.initializeCount()).toBe(1);
   });
 
   test('a live connection to a server too busy to answer a ping is not declared dead', async () => {
@@ -157,7 +150,7 @@ describe('attach backend lifecycle', () => {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     // THEN the session was never lost
     expect(h.statuses.slice(before)).toEqual([]);
-    expect(kube!.attachSessions()).toHaveLength(1);
+    expect(env.kube!.attachSessions()).toHaveLength(1);
   });
 
   test('without idle probes the kubelet closes an idle v4 session, and the backend re-attaches (control)', async () => {
@@ -172,11 +165,11 @@ describe('attach backend lifecycle', () => {
   test('stop() detaches without ending the process (no EOF, no close-stdin frame)', async () => {
     const h = await setUp({}, { protocol: 'v5' });
     await h.start();
-    const process = kube!.pod().process!;
+    const process = env.kube!.pod().process!;
     await h.stop();
-    harness = undefined;
+    env.harness = undefined;
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(process.running).toBe(true);
-    expect(kube!.attachSessions()).toHaveLength(0);
+    expect(env.kube!.attachSessions()).toHaveLength(0);
   });
 });

@@ -3,68 +3,61 @@
  * wire (status Success, close 1000), and the pod status lags the process's death. The backend must
  * neither re-initialize a live process nor talk to a dead one as if it were alive.
  */
-import { afterEach, describe, expect, jest, test } from '@jest/globals';
-import { startKubeApiEmulator, type KubeApiEmulator } from '../support/kube-api-emulator/index.ts';
-import { BackendHarness, isDown, isNewProcessUp, isUp } from './harness.ts';
+import { describe, expect, jest, test } from '@jest/globals';
+import { startKubeApiEmulator } from '../support/kube-api-emulator/index.ts';
+import { attachTestEnv, BackendHarness, isDown, isNewProcessUp, isUp } from './harness.ts';
 
 jest.setTimeout(40_000);
 
-let kube: KubeApiEmulator | undefined;
-let harness: BackendHarness | undefined;
-afterEach(async () => {
-  await harness?.stop();
-  await kube?.stop();
-  harness = undefined;
-  kube = undefined;
-});
+const env = attachTestEnv();
 
 describe('attach backend liveness', () => {
   test('a normal close of a live process: waits for the pod, then re-attaches without re-initializing', async () => {
-    kube = await startKubeApiEmulator();
-    harness = new BackendHarness(kube, {}, { exitConfirmMs: 600 });
-    await harness.start();
-    const before = harness.statuses.length;
+    env.kube = await startKubeApiEmulator();
+    env.harness = new BackendHarness(env.kube, {}, { exitConfirmMs: 600 });
+    await env.harness.start();
+    const before = env.harness.statuses.length;
     // WHEN the API server ends the session normally while the process lives on
     const closedAt = Date.now();
-    expect(kube.faults.closeAttachments()).toBe(1);
+    expect(env.kube.faults.closeAttachments()).toBe(1);
     // THEN down at once, and the re-attach comes only after the pod had time to show a death
-    await harness.waitForStatus(isDown, before);
-    const up = await harness.waitForStatus(isUp, before);
+    await env.harness.waitForStatus(isDown, before);
+    const up = await env.harness.waitForStatus(isUp, before);
     expect(Date.now() - closedAt).toBeGreaterThanOrEqual(550);
     expect(up.newProcess).toBe(false);
-    expect(harness.logsMatching(/process still running after a normal-looking close/)).toHaveLength(1);
-    expect((await harness.echo('same process')).result).toMatchObject({ content: [{ text: 'Echo: same process' }] });
-    expect(kube.initializeCount()).toBe(1);
+    expect(env.harness.logsMatching(/process still running after a normal-looking close/)).toHaveLength(1);
+    expect((await env.harness.echo('same process')).result).toMatchObject({ content: [{ text: 'Echo: same process' }] });
+    expect(env.kube.initializeCount()).toBe(1);
   });
 
   test.each(['v4', 'v5'] as const)('a pod status that lags the death: re-attaching to the dead container fails (%s), then the new one is initialized once', async (protocol) => {
     // GIVEN a kubelet slow to report the death, and a backend that stops waiting for it early
-    kube = await startKubeApiEmulator({ terminatedAfterMs: 2500, restartAfterMs: 200 });
-    harness = new BackendHarness(kube, { protocol }, { exitConfirmMs: 300 });
-    await harness.start();
-    const before = harness.statuses.length;
+    env.kube = await startKubeApiEmulator({ terminatedAfterMs: 2500, restartAfterMs: 200 });
+    env.harness = new BackendHarness(env.kube, { protocol }, { exitConfirmMs: 300 });
+    await env.harness.start();
+    const before = env.harness.statuses.length;
     // WHEN the process dies
-    await kube.faults.killContainer();
+    await env.kube.faults.killContainer();
     // THEN attaching to the dead container is refused as the real API server does...
     const refused = protocol === 'v4' ? /500 container mcp not found/ : /status Failure: container mcp not found/;
-    await harness.waitForStatus((s) => isDown(s) && refused.test(s.reason), before);
+    await env.harness.waitForStatus((s) => isDown(s) && refused.test(s.reason), before);
     // ...and once the pod shows the restart, the new process is attached and initialized
-    const up = await harness.waitForStatus(isNewProcessUp, before);
+    const up = await env.harness.waitForStatus(isNewProcessUp, before);
     expect(up.detail).toContain('restartCount 1');
     // AND the dead container was never reported up (v5 upgrades first: the backend held `up`)
-    expect(harness.statuses.slice(before).filter(isUp)).toEqual([up]);
-    await harness.initialize();
-    expect((await harness.echo('recovered')).result).toMatchObject({ content: [{ text: 'Echo: recovered' }] });
-    expect(kube.initializeCount()).toBe(2);
+    expect(env.harness.statuses.slice(before).filter(isUp)).toEqual([up]);
+    await env.harness.initialize();
+    expect((await env.harness.echo('recovered')).result).toMatchObject({ content: [{ text: 'Echo: recovered' }] });
+    expect(env.kube.initializeCount()).toBe(2);
   });
 
   test('failed attempts back off exponentially up to the cap', async () => {
-    kube = await startKubeApiEmulator();
-    kube.faults.forbid('get', 'pods/attach');
-    harness = new BackendHarness(kube, { reconnect: { initialDelayMs: 40, maxDelayMs: 320 } });
-    harness.backend.start();
+    env.kube = await startKubeApiEmulator();
+    env.kube.faults.forbid('get', 'pods/attach');
+    env.harness = new BackendHarness(env.kube, { reconnect: { initialDelayMs: 40, maxDelayMs: 320 } });
+    env.harness.backend.start();
     await new Promise((resolve) => setTimeout(resolve, 2500));
-    const delays = harness.logsMatching(/-> backing-off$/).map((l) => Number(l.delayMs));
+    const delays = env.harness.logsMatching(/-> backing-off$/).map((l) => Number(l.delayMs));
     // Each delay is drawn from [d/2, d] with d = min(320, 40·2ⁿ).
     delays.forEach((delay, n) => {
       const nominal = Math.min(320, 40 * 2 ** n);
@@ -74,6 +67,6 @@ describe('attach backend liveness', () => {
     expect(delays.length).toBeGreaterThanOrEqual(5);
     expect(delays.length).toBeLessThan(20);
     // One down per distinct cause, not one per attempt.
-    expect(harness.statuses.filter((s) => isDown(s) && /403/.test(s.reason))).toHaveLength(1);
+    expect(env.harness.statuses.filter((s) => isDown(s) && /403/.test(s.reason))).toHaveLength(1);
   });
 });

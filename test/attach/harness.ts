@@ -6,6 +6,7 @@ import { createAttachBackend, type AttachTuning } from '../../proxy/src/backends
 import type { BackendStatus, StreamBackend } from '../../proxy/src/backends/types.ts';
 import type { AttachBackendConfig } from '../../proxy/src/config.ts';
 import { createLogger } from '../../proxy/src/log.ts';
+import { afterEach } from '@jest/globals';
 import type { KubeApiEmulator } from '../support/kube-api-emulator/index.ts';
 
 export interface Reply {
@@ -111,3 +112,21 @@ export class BackendHarness {
 export const isUp = (s: BackendStatus): s is BackendStatus & { state: 'up' } => s.state === 'up';
 export const isDown = (s: BackendStatus): s is BackendStatus & { state: 'down' } => s.state === 'down';
 export const isNewProcessUp = (s: BackendStatus): s is BackendStatus & { state: 'up' } => s.state === 'up' && s.newProcess;
+
+/** The emulator and backend harness of one test. */
+export interface AttachTestEnv {
+  kube?: KubeApiEmulator;
+  harness?: BackendHarness;
+}
+
+/** Holds each test's emulator and harness and stops both after it, whatever happened in it. */
+export function attachTestEnv(): AttachTestEnv {
+  const env: AttachTestEnv = {};
+  afterEach(async () => {
+    await env.harness?.stop();
+    await env.kube?.stop();
+    env.harness = undefined;
+    env.kube = undefined;
+  });
+  return env;
+}
