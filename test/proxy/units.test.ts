@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { Backoff } from '../../proxy/src/backends/backoff.ts';
 import { LineSplitter } from '../../proxy/src/backends/line-splitter.ts';
 import { createRequestGuard } from '../../proxy/src/front/http-util.ts';
+import { IdTable } from '../../proxy/src/mux/id-table.ts';
 import { classify, trailingId } from '../../proxy/src/jsonrpc.ts';
 import { allowsBatches, negotiateVersion } from '../../proxy/src/protocol.ts';
 import { restartReasonLabel } from '../../proxy/src/telemetry/telemetry.ts';
@@ -20,6 +21,43 @@ describe('LineSplitter', () => {
     expect(splitter.reset()).toBe('{"d":4'.length);
     splitter.push('{"e":5}\n');
     expect(lines.at(-1)).toBe('{"e":5}');
+  });
+});
+
+describe('IdTable', () => {
+  it('keeps the ids 1 and "1" apart, counts entries, and reports what it deleted', () => {
+    const table = new IdTable<string>();
+    table.set(1, 'number');
+    table.set('1', 'string');
+    table.set('s1', 'prefixed string');
+    expect([table.get(1), table.get('1'), table.get('s1'), table.get(2), table.size]).toEqual(['number', 'string', 'prefixed string', undefined, 3]);
+    table.set(1, 'replaced');
+    expect([table.get(1), table.size]).toEqual(['replaced', 3]);
+    expect([table.delete('1'), table.delete('1'), table.get(1), table.size]).toEqual([true, false, 'replaced', 2]);
+  });
+
+  it('lists increasing integer ids oldest first, across a long run of adds and deletes', () => {
+    const table = new IdTable<number>();
+    const live: number[] = [];
+    for (let id = 1; id <= 200_000; id++) {
+      table.set(id, id);
+      live.push(id);
+      // Most requests end soon, a few stay: the table holds a sliding window with stragglers.
+      if (id % 1000 !== 0 && live.length > 20) table.delete(live.splice(live.length - 21, 1)[0]!);
+    }
+    expect(table.size).toBe(live.length);
+    expect(table.values()).toEqual([...live].sort((a, b) => a - b));
+  });
+
+  it('gives a snapshot that deleting while iterating does not disturb', () => {
+    const table = new IdTable<string>();
+    for (const id of ['a', 'b', 'c']) table.set(id, id);
+    const seen: string[] = [];
+    for (const value of table.values()) {
+      seen.push(value);
+      table.delete(value);
+    }
+    expect([seen, table.size, table.values()]).toEqual([['a', 'b', 'c'], 0, []]);
   });
 });
 

@@ -367,7 +367,7 @@ export class Multiplexer {
 
   private onSessionEnded(session: Session, reason: string): void {
     this.deps.logger.debug('session ended', { session: session.id, reason });
-    for (const pending of [...session.pending.values()]) {
+    for (const pending of session.pending.values()) {
       this.cancelInBackend(pending, `client session ended (${reason})`);
       this.fail(pending, REQUEST_CANCELLED, `session ended: ${reason}`, 'error');
     }
@@ -396,6 +396,6 @@ export class Multiplexer {
   stop(reason: string): void {
     this.lifecycle.stop(reason);
     for (const pending of this.pending.takeAll()) this.endRemoved(pending, BACKEND_UNAVAILABLE, reason, 'error');
-    for (const session of [...this.sessions.values()]) this.sessions.end(session, reason);
+    for (const session of this.sessions.values()) this.sessions.end(session, reason);
   }
 }

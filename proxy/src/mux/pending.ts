@@ -4,10 +4,12 @@
  * Ids are one increasing integer sequence for the life of the proxy (never reused, not even across
  * backend restarts), so a late answer can never be mistaken for another request's. Every request
  * has the same timeout, so insertion order is deadline order: the timeout sweep stops at the first
- * entry still in time instead of scanning the table, and no per-request timer exists.
+ * entry still in time, and no per-request timer exists. The table is an `IdTable`, not a Map (see
+ * id-table.ts: a Map's rehashing keeps requests alive past their end).
  */
 import type { JsonRpcId, JsonRpcMessage } from '../jsonrpc.ts';
 import type { SpanHandle } from '../telemetry/telemetry.ts';
+import { IdTable } from './id-table.ts';
 import type { Exchange, Session } from './session.ts';
 
 export interface Pending {
@@ -33,7 +35,7 @@ export interface Pending {
 export type PendingInit = Omit<Pending, 'backendId' | 'deadline'>;
 
 export class PendingTable {
-  private readonly entries = new Map<number, Pending>();
+  private readonly entries = new IdTable<Pending>();
   private nextId = 1;
   private readonly timeoutMs: number;
 
@@ -77,7 +79,7 @@ export class PendingTable {
   }
 
   /** Entries in the order they were sent (oldest first). */
-  values(): IterableIterator<Pending> {
+  values(): Pending[] {
     return this.entries.values();
   }
 
@@ -94,7 +96,7 @@ export class PendingTable {
 
   /** Removes and returns every entry. */
   takeAll(): Pending[] {
-    const all = [...this.entries.values()];
+    const all = this.entries.values();
     for (const pending of all) this.remove(pending);
     return all;
   }

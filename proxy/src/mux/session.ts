@@ -8,7 +8,7 @@
  * small backlog (oldest dropped first), delivered when the client opens one.
  */
 import { randomUUID } from 'node:crypto';
-import type { JsonRpcId } from '../jsonrpc.ts';
+import { IdTable } from './id-table.ts';
 import type { Pending } from './pending.ts';
 
 export type Transport = 'streamable-http' | 'sse';
@@ -53,7 +53,7 @@ export class Session {
   subscriptions: Set<string> | undefined;
   stream: MessageSink | undefined;
   /** Requests of this session in flight to the backend, by the client's id. */
-  readonly pending = new Map<JsonRpcId, Pending>();
+  readonly pending = new IdTable<Pending>();
   lastActive: number;
   closed = false;
   private backlog: string[] | undefined;
@@ -91,7 +91,7 @@ export interface SessionEvents {
 }
 
 export class SessionRegistry {
-  private readonly sessions = new Map<string, Session>();
+  private readonly sessions = new IdTable<Session>();
   private readonly counts: Record<Transport, number> = { 'streamable-http': 0, sse: 0 };
   private readonly maxSessions: number;
   private readonly idleTimeoutMs: number;
@@ -125,7 +125,7 @@ export class SessionRegistry {
     return this.sessions.get(id);
   }
 
-  values(): IterableIterator<Session> {
+  values(): Session[] {
     return this.sessions.values();
   }
 
