@@ -13,7 +13,7 @@ import { HttpDriver } from './drivers.ts';
 import { HttpConnection } from './http-client.ts';
 import { initializeBody } from './mcp.ts';
 import { LOOPBACK_ONLY, REPO_ROOT, freePort, spawnTarget, waitUntil } from './processes.ts';
-import { PROXY_CLI, PROXY_COMMAND, PROXY_NODE_FLAGS } from './proxy-command.ts';
+import { PROXY_CLI, PROXY_COMMAND, PROXY_NODE_FLAGS, proxyBuildProblem } from './proxy-command.ts';
 import type { TargetSpec } from './targets.ts';
 
 const EMULATOR_CLI = path.join(REPO_ROOT, 'test/support/kube-api-emulator/cli.ts');
@@ -32,7 +32,7 @@ export const attachTarget: TargetSpec = {
   name: 'proxy-attach',
   description: `our proxy, attach backend (\`${PROXY_COMMAND} --config\`): \`pods/attach\` through the Kubernetes API emulator (own process) in front of the server`,
   peer: false,
-  unavailable: () => (fs.existsSync(PROXY_CLI) && fs.existsSync(EMULATOR_CLI) ? undefined : 'proxy/src/cli.ts or the API emulator is missing'),
+  unavailable: () => proxyBuildProblem() ?? (fs.existsSync(EMULATOR_CLI) ? undefined : 'the API emulator is missing'),
   async start(context) {
     const node = process.execPath;
     const infoFile = path.join(context.workDir, 'kube-api-emulator.json');

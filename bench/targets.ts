@@ -2,10 +2,9 @@
  * What the benchmark measures: every target fronts (or is) the same server-everything over stdio.
  * Adding one is an entry in TARGETS: how to start it, and the driver that talks to it.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { attachTarget } from './attach-target.ts';
-import { PROXY_CLI, PROXY_COMMAND, PROXY_NODE_FLAGS } from './proxy-command.ts';
+import { PROXY_CLI, PROXY_COMMAND, PROXY_NODE_FLAGS, proxyBuildProblem } from './proxy-command.ts';
 import type { Driver } from './drivers.ts';
 import { HttpConnection } from './http-client.ts';
 import { HttpDriver, StdioDriver } from './drivers.ts';
@@ -81,7 +80,7 @@ export const TARGETS: readonly TargetSpec[] = [
     description: `our proxy, spawn backend (\`${PROXY_COMMAND} -- <server>\`, as its bin and image run it)`,
     peer: false,
     ours: true,
-    unavailable: () => (fs.existsSync(PROXY_CLI) ? undefined : 'proxy/src/cli.ts does not exist yet'),
+    unavailable: () => proxyBuildProblem(),
     start: (context) => httpTarget('proxy', context, (port) => ({
       args: [...PROXY_NODE_FLAGS, PROXY_CLI, '--host', '127.0.0.1', '--port', String(port), '--metrics-port', '0', '--', node, ...serverStdio],
     })),

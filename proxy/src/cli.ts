@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=16
 /**
  * `toolhive-proxy`: runs the proxy as a process.
  *
@@ -8,9 +8,11 @@
  * Flags override the config file. SIGTERM/SIGINT drain (limits.shutdownGraceMs), a second signal
  * exits at once.
  *
- * The shebang caps V8's young generation at 4 MiB per semi-space: with the default (which grows to
- * tens of MiB under load) the proxy's peak RSS at 1,000 concurrent clients was ~280 MiB; with the
- * cap ~170 MiB, at the same CPU per request. The image's entrypoint passes the same flag.
+ * The shebang fixes V8's young generation at 16 MiB per semi-space: room for the objects of a
+ * thousand requests in flight, so they die young instead of being promoted, without the default's
+ * growth to 64 MiB. At 1,000 concurrent clients the proxy's peak RSS was ~155 MiB with 16, ~190 MiB
+ * with 32, ~250 MiB with Node's default and ~205 MiB with 4, where requests in flight outgrow the
+ * young generation and are promoted (docs/benchmarks.md). The image's entrypoint passes the same flag.
  */
 import { configFromArgs, HELP } from './cli-args.ts';
 import { ProxyConfigError, type ProxyConfig } from './config.ts';

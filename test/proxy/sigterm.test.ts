@@ -1,6 +1,7 @@
 /**
- * SIGTERM on the real `toolhive-proxy` process: stop accepting, let requests in flight finish within
- * the grace period, fail the ones that do not, kill the server's process group, exit 0.
+ * SIGTERM on the real `toolhive-proxy` process, as its bin and image run it (the compiled
+ * proxy/build/cli.js that `npm test` builds first): stop accepting, let requests in flight finish
+ * within the grace period, fail the ones that do not, kill the server's process group, exit 0.
  */
 import { describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { EVERYTHING_SERVER } from '../support/everything.ts';
 import { raw, rawPost, rawSession, waitFor } from '../support/proxy-harness.ts';
 
-const CLI = fileURLToPath(new URL('../../proxy/src/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../proxy/build/cli.js', import.meta.url));
 
 interface ProxyProcess {
   readonly child: ChildProcess;
