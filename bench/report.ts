@@ -141,13 +141,16 @@ export function ratioLines(run: Run): string[] {
   } else {
     lines.push('- 1,000 concurrent clients: not measured in this run.');
   }
-  // Issue 4: the attach backend keeps at least 80 % of the spawn backend's throughput.
-  const attach = run.rows.filter((r) => r.target === 'proxy-attach' && r.mode === 'shared' && r.result);
-  const ratios = attach.flatMap((r) => {
+  // Issue 4: the attach backend keeps at least 80 % of the spawn backend's throughput. The relay
+  // target tells how much of the gap one more process on the path makes by itself.
+  const ofSpawn = (target: string): string[] => run.rows.filter((r) => r.target === target && r.mode === 'shared' && r.result).flatMap((r) => {
     const spawn = find(run, ours, 'shared', r.concurrency);
     return spawn ? [`${r.concurrency}: ${((r.result!.rate / spawn.result!.rate) * 100).toFixed(0)} %`] : [];
   });
-  if (ratios.length > 0) lines.push(`- Attach backend throughput as % of the spawn backend (shared, by concurrency; goal ≥ 80 %): ${ratios.join(', ')}.`);
+  const attach = ofSpawn('proxy-attach');
+  if (attach.length > 0) lines.push(`- Attach backend throughput as % of the spawn backend (shared, by concurrency; goal ≥ 80 %): ${attach.join(', ')}.`);
+  const relay = ofSpawn('proxy-relay');
+  if (relay.length > 0) lines.push(`- For reading the attach line: the spawn backend with a pass-through process before the server (\`proxy-relay\`, pipes only), as % of the spawn backend: ${relay.join(', ')}.`);
   return lines;
 }
 

@@ -74,6 +74,8 @@ async function httpTarget(name: string, context: StartContext, command: (port: n
 }
 
 
+const STDIO_RELAY = path.join(REPO_ROOT, 'bench/stdio-relay.ts');
+
 export const TARGETS: readonly TargetSpec[] = [
   {
     name: 'proxy',
@@ -86,6 +88,15 @@ export const TARGETS: readonly TargetSpec[] = [
     })),
   },
   attachTarget,
+  {
+    name: 'proxy-relay',
+    description: 'our proxy, spawn backend, with a pass-through process between it and the server (`bench/stdio-relay.ts`): what one more process on the path costs by itself, for reading `proxy-attach`',
+    peer: false,
+    unavailable: () => proxyBuildProblem(),
+    start: (context) => httpTarget('proxy-relay', context, (port) => ({
+      args: [...PROXY_NODE_FLAGS, PROXY_CLI, '--host', '127.0.0.1', '--port', String(port), '--metrics-port', '0', '--', node, STDIO_RELAY, node, ...serverStdio],
+    })),
+  },
   {
     name: 'stdio',
     description: 'raw stdio client: JSON lines straight into the server (upper bound, no HTTP)',

@@ -4,6 +4,7 @@
  * its sections without touching the rest of the file.
  */
 import { describe, expect, test } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -41,6 +42,17 @@ describe('reply checks', () => {
   test('fails unparseable bodies as invalid', () => {
     expect(messagesOf('application/json', 'not json')).toBeUndefined();
   });
+});
+
+test('the relay of the proxy-relay target passes bytes both ways and exits with its command', async () => {
+  const relay = spawn(process.execPath, ['bench/stdio-relay.ts', process.execPath, '-e', 'process.stdin.pipe(process.stdout)'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  relay.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+  const exited = new Promise<number | null>((resolve) => relay.on('exit', resolve));
+  relay.stdin.write('{"jsonrpc":"2.0","id":1}\n');
+  relay.stdin.end('{"jsonrpc":"2.0","id":2}\n');
+  expect(await exited).toBe(0);
+  expect(out).toBe('{"jsonrpc":"2.0","id":1}\n{"jsonrpc":"2.0","id":2}\n');
 });
 
 test('a server that swaps replies is caught: every swapped reply counts as misrouted', async () => {
