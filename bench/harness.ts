@@ -22,6 +22,12 @@ export interface BenchOptions {
   readonly concurrency: { readonly [M in Mode]: readonly number[] };
   readonly durationSeconds: number;
   readonly warmupSeconds: number;
+  /**
+   * Unmeasured load right before each cell, at its mode and concurrency (default 0). Targets idle
+   * while the others take their turns, and an idle Node process shrinks its heap and drops
+   * compiled code: without this, a cell would measure part warm-up.
+   */
+  readonly cellWarmupSeconds?: number;
   readonly sessions: number;
   readonly timeoutMs: number;
   /** Upper bound on requests per cell, besides the duration. */
@@ -61,7 +67,8 @@ const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' '
 
 function describe(options: BenchOptions): string {
   const conc = options.modes.map((m) => `${m} at ${options.concurrency[m].join(', ')}`).join('; ');
-  return `${options.durationSeconds} s per cell after a ${options.warmupSeconds} s warm-up per target; ${conc}; ${options.sessions} shared sessions (fewer when fewer clients); request timeout ${options.timeoutMs} ms`;
+  const cellWarmup = options.cellWarmupSeconds ? ` and a ${options.cellWarmupSeconds} s unmeasured warm-up at the cell's own load` : '';
+  return `${options.durationSeconds} s per cell after a ${options.warmupSeconds} s warm-up per target${cellWarmup}; ${conc}; ${options.sessions} shared sessions (fewer when fewer clients); request timeout ${options.timeoutMs} ms`;
 }
 
 function rotate<T>(items: readonly T[], by: number): T[] {
@@ -130,13 +137,12 @@ export async function runBenchmark(options: BenchOptions): Promise<Run> {
             continue;
           }
           const target = running.get(spec.name)!;
+          const cell = { mode, concurrency, sessions: options.sessions, timeoutMs: options.timeoutMs, maxRequests: options.maxRequests };
+          if (options.cellWarmupSeconds) await runCell(target.driver(), { ...cell, durationMs: options.cellWarmupSeconds * 1000, tag: tag() });
           const sampler = new TreeSampler(target.pid);
           sampler.start();
           const busyBefore = machineBusySeconds();
-          const result = await runCell(target.driver(), {
-            mode, concurrency, sessions: options.sessions, durationMs: options.durationSeconds * 1000,
-            timeoutMs: options.timeoutMs, maxRequests: options.maxRequests, tag: tag(),
-          });
+          const result = await runCell(target.driver(), { ...cell, durationMs: options.durationSeconds * 1000, tag: tag() });
           const busy = machineBusySeconds() - busyBefore;
           const usage = sampler.stop();
           const seconds = result.elapsedMs / 1000;

@@ -6,6 +6,7 @@
  *   --quick                 1 s cells, concurrency 1 and 20, no docs written (a quick look)
  *   --duration S            seconds per cell [BENCH_DURATION] (default 6)
  *   --warmup S              warm-up seconds per target [BENCH_WARMUP] (default 2)
+ *   --cell-warmup S         unmeasured seconds at each cell's load before it [BENCH_CELL_WARMUP] (default 1)
  *   --concurrency 1,20,...  shared-session concurrencies [BENCH_CONCURRENCY] (default 1,20,200,1000)
  *   --unique-concurrency .. unique-session concurrencies [BENCH_UNIQUE_CONCURRENCY] (default 1,20,200)
  *   --targets a,b           targets to run [BENCH_TARGETS] (default all: see bench/targets.ts)
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     duration: { type: 'string' },
     warmup: { type: 'string' },
+    'cell-warmup': { type: 'string' },
     concurrency: { type: 'string' },
     'unique-concurrency': { type: 'string' },
     targets: { type: 'string' },
@@ -80,6 +82,7 @@ const run = await runBenchmark({
   },
   durationSeconds: positive(values.duration ?? env['BENCH_DURATION'] ?? (quick ? '1' : '6'), '--duration'),
   warmupSeconds: positive(values.warmup ?? env['BENCH_WARMUP'] ?? (quick ? '0.5' : '2'), '--warmup'),
+  cellWarmupSeconds: positive(values['cell-warmup'] ?? env['BENCH_CELL_WARMUP'] ?? (quick ? '0' : '1'), '--cell-warmup'),
   sessions: numbers(values.sessions ?? '10', '--sessions')[0]!,
   timeoutMs: numbers(values.timeout ?? '10000', '--timeout')[0]!,
   maxRequests: 5_000_000,
