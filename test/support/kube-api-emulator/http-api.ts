@@ -15,7 +15,8 @@ import {
 } from './status.ts';
 
 export interface AccessPolicy {
-  readonly token: string;
+  /** The one bearer token accepted; replaced by `faults.setToken` (a rotated ServiceAccount token). */
+  token: string;
   /** The user the token authenticates, named in 403 messages. */
   readonly user: string;
   /** Denied permissions as `verb resource` or `verb resource/subresource`. */

@@ -15,6 +15,7 @@
  *   await kube.faults.replacePod();                       // new uid (and a new name with `name`)
  *   kube.faults.forbid('get', 'pods/attach');             // 403 with an RBAC-style Status naming the permission
  *   kube.faults.setProtocols(['v4']);                     // a server without v5.channel.k8s.io
+ *   kube.faults.setToken('new-token');                    // a rotated token: only the new one is accepted
  *   kube.initializeCount();                               // `initialize` requests that reached the process's stdin
  *   await kube.stop();
  *
@@ -88,7 +89,10 @@ export interface KubeApiEmulator {
   readonly kubeconfigPath: string;
   /** `http://127.0.0.1:<port>`, or `https://` with `tls` */
   readonly server: string;
+  /** The bearer token accepted now (see `faults.setToken`). */
   readonly token: string;
+  /** With `tls`: the server's self-signed certificate (PEM), the cluster CA a client must trust. */
+  readonly caCertificate: Buffer | undefined;
   readonly namespace: string;
   readonly container: string;
   /** Selects every pod this emulator creates. */
@@ -119,6 +123,8 @@ export interface KubeApiEmulator {
     forbid(verb: string, resource: string): void;
     allow(verb: string, resource: string): void;
     setProtocols(protocols: readonly ('v5' | 'v4')[]): void;
+    /** Accepts only `token` from now on (a rotated token; the old one, and the kubeconfig, get 401). */
+    setToken(token: string): void;
   };
   stop(): Promise<void>;
 }
@@ -170,7 +176,9 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
   await writeFile(kubeconfigPath, kubeconfig(url, token, namespace, certificate?.cert), { mode: 0o600 });
 
   return {
-    kubeconfigPath, server: url, token, namespace, container,
+    kubeconfigPath, server: url, namespace, container,
+    get token() { return policy.token; },
+    caCertificate: certificate?.cert,
     labelSelector: Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(','),
     pod: current,
     podName: () => current().spec.name,
@@ -217,6 +225,7 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
       forbid: (verb, resource) => { policy.denied.add(`${verb} ${resource}`); },
       allow: (verb, resource) => { policy.denied.delete(`${verb} ${resource}`); },
       setProtocols: (next) => { protocols = toProtocols(next); },
+      setToken: (next) => { policy.token = next; },
     },
     stop: async () => {
       attach.closeAll();

@@ -24,19 +24,26 @@ const PROTOCOLS: Record<'v5' | 'v4' | 'auto', readonly ChannelProtocol[]> = {
   auto: ['v4.channel.k8s.io', 'v5.channel.k8s.io'],
 };
 
-/** Internal tuning, not configuration: tests shorten these. */
+/** Internal tuning, not configuration: tests set these. */
 export interface AttachTuning {
   /** After a normal-looking close, how long the pod has to show a dead process. @default 2000 */
   readonly exitConfirmMs?: number;
   /** How long an idle probe may go unanswered. @default min(idleProbeMs, 10000) */
   readonly probeTimeoutMs?: number;
+  /**
+   * Without a kubeconfig: a directory the ServiceAccount mount
+   * (`/var/run/secrets/kubernetes.io/serviceaccount/`) is looked up under, for tests that lay
+   * one out in a temporary directory. @default "" (the real mount)
+   */
+  readonly serviceAccountPathPrefix?: string;
 }
 
 export function createAttachBackend(config: AttachBackendConfig, deps: BackendDeps, tuning: AttachTuning = {}): StreamBackend {
   const kubeConfig = new KubeConfig();
-  // Outside a cluster a kubeconfig; inside, the ServiceAccount token (re-read as it rotates).
+  // Outside a cluster a kubeconfig; inside, the ServiceAccount token file, which the library
+  // re-reads as it rotates (when its copy is over 60 s old, as client-go does).
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromCluster();
+  else kubeConfig.loadFromCluster(tuning.serviceAccountPathPrefix);
   const idleProbeMs = config.idleProbeMs ?? 30_000;
   return new AttachBackend({
     kubeConfig,
