@@ -8,8 +8,8 @@
  * Flags override the config file. SIGTERM/SIGINT drain (limits.shutdownGraceMs), a second signal
  * exits at once.
  *
- * The shebang's Node flags (the image's entrypoint passes the same ones; docs/benchmarks.md has the
- * measurements):
+ * The shebang's Node flags (the image's entrypoint and the bin, bin/toolhive-proxy.js, pass the same
+ * ones; docs/benchmarks.md has the measurements):
  * - `--max-semi-space-size=16` fixes V8's young generation at 16 MiB per semi-space: room for the
  *   objects of a thousand requests in flight, so they die young instead of being promoted, without
  *   the default's growth to 64 MiB. Peak RSS at 1,000 concurrent clients: ~155 MiB with 16, ~190 with

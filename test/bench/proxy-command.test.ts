@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,14 @@ describe('how the benchmark runs the proxy', () => {
     expect(rest.slice(0, -1)).toEqual(PROXY_NODE_FLAGS);
     expect(rest.at(-1)).toMatch(/proxy\/build\/cli\.js$/);
     expect(PROXY_NODE_FLAGS.length).toBeGreaterThan(0);
+  });
+
+  test('with the flags of the toolhive-proxy bin, which runs the same build', () => {
+    const manifest = JSON.parse(readFileSync('proxy/package.json', 'utf8')) as { bin: Record<string, string> };
+    const bin = path.join('proxy', manifest.bin['toolhive-proxy']!);
+    expect(shebangNodeFlags(readFileSync(bin, 'utf8'))).toEqual(PROXY_NODE_FLAGS);
+    const help = spawnSync(bin, ['--help'], { encoding: 'utf8' });
+    expect([help.status, help.stdout.split('\n')[0]]).toEqual([0, 'toolhive-proxy: one stdio MCP server, many Streamable HTTP and SSE clients']);
   });
 
   test('reads flags from a shebang, and fails on one it does not understand', () => {
