@@ -49,8 +49,10 @@ export interface ToolHiveProxyOptions {
    */
   readonly replicas?: number;
   /**
-   * CPU and memory of the proxy container.
-   * @default {cpuRequest: "50m", cpuLimit: "500m", memoryRequest: "64Mi", memoryLimit: "256Mi"}
+   * CPU and memory of the proxy container. The memory defaults follow the proxy's measured RSS
+   * (docs/benchmarks.md): with the attach backend (which loads the Kubernetes client library) about
+   * 170 MB idle, of which ~55 MB are shared file pages, and 240 MB at 1,000 concurrent clients.
+   * @default {cpuRequest: "50m", cpuLimit: "500m", memoryRequest: "128Mi", memoryLimit: "384Mi"}
    */
   readonly resources?: ContainerResources;
   /**
@@ -297,7 +299,7 @@ export class ToolHiveProxy extends Construct {
           livenessProbe: { httpGet: { path: '/healthz', port: k8s.IntOrString.fromString('http') }, periodSeconds: 10, failureThreshold: 3 },
           readinessProbe: { httpGet: { path: '/readyz', port: k8s.IntOrString.fromString('http') }, periodSeconds: 5, failureThreshold: 2 },
           resources: resourceRequirements(server, 'proxy.resources', props.resources, {
-            cpuRequest: '50m', cpuLimit: '500m', memoryRequest: '64Mi', memoryLimit: '256Mi',
+            cpuRequest: '50m', cpuLimit: '500m', memoryRequest: '128Mi', memoryLimit: '384Mi',
           }),
           securityContext: security.container,
           volumeMounts: [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }, TMP_MOUNT],
