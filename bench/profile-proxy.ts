@@ -15,7 +15,7 @@ import { runCell } from './load.ts';
 import type { Mode } from './load.ts';
 import { initializeBody } from './mcp.ts';
 import { REPO_ROOT, SERVER_EVERYTHING, freePort, killTargetsOnSignals, spawnTarget, waitUntil } from './processes.ts';
-import { PROXY_CLI, PROXY_NODE_FLAGS } from './proxy-command.ts';
+import { PROXY_CLI, PROXY_NODE_FLAGS, proxyBuildProblem } from './proxy-command.ts';
 
 interface ProfileNode {
   id: number;
@@ -50,6 +50,8 @@ function top(map: Map<string, number>, total: number, count: number): string {
     .map(([name, ms]) => `${((ms / total) * 100).toFixed(1).padStart(5)} %  ${ms.toFixed(0).padStart(6)} ms  ${name}`).join('\n');
 }
 
+const buildProblem = proxyBuildProblem();
+if (buildProblem) throw new Error(buildProblem);
 killTargetsOnSignals();
 const dir = values.keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'proxy-profile-'));
 fs.mkdirSync(dir, { recursive: true });
