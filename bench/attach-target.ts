@@ -60,6 +60,7 @@ export const attachTarget: TargetSpec = {
     }
     return {
       pid: proxy.child.pid!,
+      alsoOnPath: [emulator.child.pid!],
       driver: () => new HttpDriver({ host: '127.0.0.1', port, timeoutMs: context.timeoutMs }),
       async stop() {
         await proxy.stop();

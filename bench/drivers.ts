@@ -160,13 +160,15 @@ export class StdioDriver implements Driver {
   private sweeper: NodeJS.Timeout | undefined;
   private readonly child: ChildProcess;
   private readonly timeoutMs: number;
+  private readonly dataListener = (text: string): void => this.onData(text);
+  private readonly exitListener = (): void => this.failAll('connection');
 
   constructor(child: ChildProcess, timeoutMs: number) {
     this.child = child;
     this.timeoutMs = timeoutMs;
     child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (text: string) => this.onData(text));
-    child.once('exit', () => this.failAll('connection'));
+    child.stdout!.on('data', this.dataListener);
+    child.once('exit', this.exitListener);
   }
 
   async prepare(): Promise<void> {}
@@ -184,7 +186,10 @@ export class StdioDriver implements Driver {
     return this.echo(0, payload);
   }
 
+  /** Ends the cell: a driver is made per cell on the same child, so it must stop listening to it. */
   async finish(): Promise<void> {
+    this.child.stdout!.off('data', this.dataListener);
+    this.child.off('exit', this.exitListener);
     this.failAll('connection');
   }
 

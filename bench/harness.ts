@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { runCell } from './load.ts';
 import type { Mode } from './load.ts';
 import { TreeSampler, machineBusySeconds } from './proc-tree.ts';
+import { measureWakeCost, wakeCostSummary } from './wake-cost.ts';
 import { REPO_ROOT } from './processes.ts';
 import type { Row, Run, TargetInfo } from './report.ts';
 import { TARGETS } from './targets.ts';
@@ -34,6 +35,8 @@ export interface BenchOptions {
   readonly maxRequests: number;
   /** Shown in the report as the command that produced it. */
   readonly command: string;
+  /** Round trips per transport and placement for the machine's wake cost (default 3000, about 2 s). */
+  readonly wakeCostRoundTrips?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -93,6 +96,7 @@ export async function runBenchmark(options: BenchOptions): Promise<Run> {
     date,
     machine: machine(),
     loadAverage: `at start ${loadAverage()}`,
+    wakeCost: wakeCostSummary(measureWakeCost(options.wakeCostRoundTrips ?? 3000)),
     versions: `Node ${process.version}; toolhive-proxy ${version('toolhive-proxy')} (commit ${gitCommit()}); @modelcontextprotocol/server-everything ${version('@modelcontextprotocol/server-everything')}; @modelcontextprotocol/sdk ${version('@modelcontextprotocol/sdk')}; supergateway ${version('supergateway')}; mcp-proxy ${version('mcp-proxy')}`,
     command: options.command,
     settings: describe(options),

@@ -31,6 +31,8 @@ export interface RunInfo {
   readonly date: string;
   readonly machine: string;
   readonly loadAverage: string;
+  /** One message to another process and back, from bench/wake-cost.ts: what each extra process on a path costs here. */
+  readonly wakeCost: string;
   readonly versions: string;
   readonly command: string;
   readonly settings: string;
@@ -170,6 +172,7 @@ export function markdownSection(run: Run, chartFile: string | undefined): string
     `- Date: ${info.date}`,
     `- Machine: ${info.machine}`,
     `- Load average (1, 5, 15 min): ${info.loadAverage}; other work during each cell: the other CPU column`,
+    `- A 200-byte message to another process and back (\`node bench/wake-cost.ts\`, median round trip and this side's CPU): ${info.wakeCost}`,
     `- Versions: ${info.versions}`,
     `- Command: \`${info.command}\``,
     `- Settings: ${info.settings}`,

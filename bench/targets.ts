@@ -22,6 +22,12 @@ export interface StartContext {
 export interface RunningTarget {
   /** Root of the process tree whose RSS and CPU are reported. */
   readonly pid: number;
+  /**
+   * Roots of other process trees on the request path that are not the target's own (the attach
+   * target's API emulator and the server behind it): not in its RSS and CPU, but
+   * bench/process-cost.ts reads them.
+   */
+  readonly alsoOnPath?: readonly number[];
   /** A fresh driver per cell: connections and sessions never leak from one cell into the next. */
   driver(): Driver;
   stop(): Promise<void>;

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chartSvg } from '../../bench/chart.ts';
 import { runBenchmark } from '../../bench/harness.ts';
-import { HttpDriver } from '../../bench/drivers.ts';
+import { HttpDriver, StdioDriver } from '../../bench/drivers.ts';
 import { runCell, summarize } from '../../bench/load.ts';
 import { checkReply, messagesOf } from '../../bench/mcp.ts';
 import { CHANGES_HEADING, END_MARKER, START_MARKER, markdownSection, ratioLines, textTable, updateDocument } from '../../bench/report.ts';
@@ -54,6 +54,22 @@ test('the relay of the proxy-relay target passes bytes both ways and exits with 
   expect(await exited).toBe(0);
   expect(out).toBe('{"jsonrpc":"2.0","id":1}\n{"jsonrpc":"2.0","id":2}\n');
 });
+
+test('a stdio driver made for a cell stops listening to the shared server when the cell ends', async () => {
+  const server = spawn(process.execPath, ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  try {
+    const listeners = (): number[] => [server.stdout.listenerCount('data'), server.listenerCount('exit')];
+    const idle = listeners();
+    for (let cell = 0; cell < 3; cell++) {
+      const driver = new StdioDriver(server, 5000);
+      expect(await driver.echo(0, `cell ${cell}`)).toBeUndefined();
+      await driver.finish();
+      expect(listeners()).toEqual(idle);
+    }
+  } finally {
+    server.kill();
+  }
+}, 30_000);
 
 test('a server that swaps replies is caught: every swapped reply counts as misrouted', async () => {
   // Answers each echo with the payload of the previous request, as a multiplexer mixing up ids would.
@@ -122,8 +138,10 @@ describe(`smoke run against ${targets.join(', ')}`, () => {
       timeoutMs: 5000,
       maxRequests: 20_000,
       command: 'jest test/bench',
+      wakeCostRoundTrips: 200,
       log: () => {},
     });
+    expect(run.info.wakeCost).toMatch(/^pipe \d+ µs \(\d+ µs CPU\) on any core.*; loopback TCP \d+ µs/);
     expect(run.targets.filter((t) => t.unavailable)).toEqual([]);
     expect(run.rows).toHaveLength(targets.length * 4);
     for (const row of run.rows) {
@@ -145,7 +163,7 @@ describe(`smoke run against ${targets.join(', ')}`, () => {
     expect(text).toContain('kept notes');
     expect(text).not.toContain('\nold\n');
     expect(text.split(START_MARKER)).toHaveLength(2);
-    for (const heading of ['### Against the issue\'s targets', '### Results', '| target | mode | conc |', '- Machine:', '- Versions:', '- Command: `jest test/bench`']) {
+    for (const heading of ['### Against the issue\'s targets', '### Results', '| target | mode | conc |', '- Machine:', '- A 200-byte message to another process and back', '- Versions:', '- Command: `jest test/bench`']) {
       expect(text).toContain(heading);
     }
     expect(textTable(run).split('\n')).toHaveLength(run.rows.length + 1); // no cell skipped here
