@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runCell } from './load.ts';
 import { REPO_ROOT, killTargetsOnSignals } from './processes.ts';
@@ -180,4 +181,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] === new URL(import.meta.url).pathname) await main();
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
