@@ -62,6 +62,22 @@ describe('API failures', () => {
     expect(failure.message).toBe(`403 Forbidden: missing permission ${failure.missingPermission}: pods "fetch-0" is forbidden: User "x" cannot watch resource "pods"`);
   });
 
+  test('an ApiException without a Status body gives its one-line message, not its headers', () => {
+    // What the library throws for a 401 on a GET: no body, the response headers in the message.
+    const error = Object.assign(
+      new Error('HTTP-Code: 401\nMessage: Unauthorized\nBody: undefined\nHeaders: {"content-type":"application/json","audit-id":"a1"}'),
+      { code: 401, body: undefined },
+    );
+    const failure = describeApiFailure({ verb: 'get', resource: 'pods', namespace: 'ns', name: 'fetch-0' }, error);
+    expect(failure).toEqual({ code: 401, message: "401 Unauthorized: the API server rejected the proxy's credentials: Unauthorized" });
+    // A body that is no Status (a load balancer's page) is kept, on one line and cut short.
+    const page = `<html>\n  <h1>502 Bad Gateway</h1>\n${'x'.repeat(300)}</html>`;
+    const unknown = Object.assign(new Error(`HTTP-Code: 502\nMessage: Unknown API Status Code!\nBody: ${JSON.stringify(page)}\nHeaders: {}`), { code: 502, body: page });
+    const excerpt = `<html> <h1>502 Bad Gateway</h1> ${'x'.repeat(300)}</html>`.slice(0, 200);
+    expect(describeApiFailure({ verb: 'get', resource: 'pods', namespace: 'ns' }, unknown).message)
+      .toBe(`502 Unknown API Status Code!: ${excerpt}…`);
+  });
+
   test('a transport error carries its cause', () => {
     const error = Object.assign(new TypeError('fetch failed'), { cause: new Error('connect ECONNREFUSED 127.0.0.1:6443') });
     expect(describeApiFailure({ verb: 'get', resource: 'pods', namespace: 'ns' }, error).message).toBe('fetch failed: connect ECONNREFUSED 127.0.0.1:6443');

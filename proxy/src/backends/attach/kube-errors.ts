@@ -57,7 +57,7 @@ export function describeApiFailure(request: ApiRequest, error: unknown, code?: n
   const httpCode = code ?? (typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined);
   const status = parseStatus(body ?? e?.body);
   const message = typeof status?.message === 'string' ? status.message
-    : typeof e?.message === 'string' && e.message ? withCause(e.message, e.cause)
+    : typeof e?.message === 'string' && e.message ? withCause(apiExceptionMessage(e.message, e.body), e.cause)
     : httpCode ? `HTTP ${httpCode}` : String(error);
   if (httpCode === 403) {
     const missingPermission = permissionOf(request);
@@ -67,6 +67,22 @@ export function describeApiFailure(request: ApiRequest, error: unknown, code?: n
   }
   if (httpCode === 401) return { code: 401, message: `401 Unauthorized: the API server rejected the proxy's credentials: ${message}` };
   return httpCode ? { code: httpCode, message: `${httpCode} ${message}` } : { message };
+}
+
+/** How much of a body that is not a `metav1.Status` (a proxy's HTML error page) a message keeps. */
+const BODY_EXCERPT_CHARS = 200;
+
+/**
+ * The library's `ApiException` message is four lines (`HTTP-Code:`, `Message:`, `Body:` and every
+ * response header as JSON); a 401 carries no Status body, so that is all there is. Keeps the
+ * `Message:` line and the start of a text body, on one line, without the headers.
+ */
+function apiExceptionMessage(message: string, body: unknown): string {
+  if (!message.startsWith('HTTP-Code: ')) return message;
+  const line = /^Message: (.*)$/m.exec(message)?.[1]?.trim() || message.split('\n', 1)[0]!;
+  const text = typeof body === 'string' ? body.replace(/\s+/g, ' ').trim() : '';
+  if (!text) return line;
+  return `${line}: ${text.length > BODY_EXCERPT_CHARS ? `${text.slice(0, BODY_EXCERPT_CHARS)}…` : text}`;
 }
 
 /** undici says only "fetch failed"; the reason (refused connection, untrusted certificate) is its cause. */
