@@ -68,6 +68,15 @@ function machine(): string {
  */
 const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
+/** The machine's round trip to another process, for the report; a failure to measure it is said there, not fatal. */
+function wakeCostOrWhyNot(roundTrips: number): string {
+  try {
+    return wakeCostSummary(measureWakeCost(roundTrips));
+  } catch (error) {
+    return `not measured: ${(error as Error).message.split('\n', 1)[0]}`;
+  }
+}
+
 function describe(options: BenchOptions): string {
   const conc = options.modes.map((m) => `${m} at ${options.concurrency[m].join(', ')}`).join('; ');
   const cellWarmup = options.cellWarmupSeconds ? ` and a ${options.cellWarmupSeconds} s unmeasured warm-up at the cell's own load` : '';
@@ -96,7 +105,7 @@ export async function runBenchmark(options: BenchOptions): Promise<Run> {
     date,
     machine: machine(),
     loadAverage: `at start ${loadAverage()}`,
-    wakeCost: wakeCostSummary(measureWakeCost(options.wakeCostRoundTrips ?? 3000)),
+    wakeCost: wakeCostOrWhyNot(options.wakeCostRoundTrips ?? 3000),
     versions: `Node ${process.version}; toolhive-proxy ${version('toolhive-proxy')} (commit ${gitCommit()}); @modelcontextprotocol/server-everything ${version('@modelcontextprotocol/server-everything')}; @modelcontextprotocol/sdk ${version('@modelcontextprotocol/sdk')}; supergateway ${version('supergateway')}; mcp-proxy ${version('mcp-proxy')}`,
     command: options.command,
     settings: describe(options),

@@ -6,8 +6,8 @@
  * two processes free to run on any core and pinned to one core (`taskset`, when it is installed).
  *
  * On a VM whose idle vCPUs halt at once (no guest halt polling), a wakeup across cores costs tens
- * of microseconds of latency and of CPU, on one core a few: which is why the attach backend's
- * extra hop costs more here than the emulator's own CPU says.
+ * of microseconds of latency and of CPU, on one core a few: part of why each extra process on a
+ * path (the attach backend's emulator) costs more here than its own CPU says (docs/attach.md).
  *
  *   node bench/wake-cost.ts [--round-trips N] [--json]
  *
@@ -104,9 +104,13 @@ export function measureWakeCost(roundTrips = 5000): WakeCost[] {
   };
   const results = run([], 'any core');
   if (hasTaskset()) {
-    const allowed = execFileSync('taskset', ['-cp', String(process.pid)], { encoding: 'utf8' }).split(':').pop()!.trim();
-    const first = allowed.split(',')[0]!.split('-')[0]!;
-    results.push(...run(['taskset', '-c', first], 'one core'));
+    try {
+      const allowed = execFileSync('taskset', ['-cp', String(process.pid)], { encoding: 'utf8' }).split(':').pop()!.trim();
+      const first = allowed.split(',')[0]!.split('-')[0]!;
+      results.push(...run(['taskset', '-c', first], 'one core'));
+    } catch {
+      // Pinning refused (a container without CAP_SYS_NICE may not set affinity): the free placement stands alone.
+    }
   }
   return results;
 }
