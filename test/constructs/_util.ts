@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { App, Chart } from 'cdk8s';
 
 /** A fresh app with one chart in `namespace`. */
@@ -15,4 +16,14 @@ export function find(chart: Chart, kind: string, name: string): any {
     throw new Error(`no ${kind} ${name} in ${objectsOf(chart).map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
   }
   return obj;
+}
+
+/** Runs `body` with console.warn captured (synth-time warnings are how weakened defaults are said), then restores it. */
+export function withConsoleWarnings(body: (warnings: jest.SpiedFunction<typeof console.warn>) => void): void {
+  const warnings = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+  try {
+    body(warnings);
+  } finally {
+    warnings.mockRestore();
+  }
 }

@@ -1,7 +1,7 @@
-import { describe, expect, jest, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { EnvFrom, McpServer, McpTransport, McpVolume, PermissionProfile } from '../../lib/index.ts';
 import { WARNING_PREFIX } from '../../lib/_warnings.ts';
-import { find, newChart, objectsOf } from './_util.ts';
+import { find, newChart, objectsOf, withConsoleWarnings } from './_util.ts';
 
 const IMAGE = 'docker.io/mcp/fetch:2025.4.7';
 
@@ -164,45 +164,35 @@ describe('McpServer', () => {
   });
 
   test('running as root takes an explicit prop and prints a warning', () => {
-    const warnings = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    try {
+    withConsoleWarnings((warnings) => {
       const chart = newChart();
       new McpServer(chart, 'fetch', { image: IMAGE, securityContext: { allowRunAsRoot: true } });
       const pod = find(chart, 'StatefulSet', 'fetch').spec.template.spec;
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: false, runAsUser: 0 });
       expect(pod.containers[0].securityContext.capabilities).toEqual({ drop: ['ALL'] });
       expect(warnings).toHaveBeenCalledWith(expect.stringMatching(new RegExp(`^\\${WARNING_PREFIX} mcp server "fetch": securityContext.allowRunAsRoot`)));
-    } finally {
-      warnings.mockRestore();
-    }
+    });
   });
 
   test('a custom UID is used everywhere, without a warning', () => {
-    const warnings = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    try {
+    withConsoleWarnings((warnings) => {
       const chart = newChart();
       new McpServer(chart, 'fetch', { image: IMAGE, securityContext: { runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000 } });
       const pod = find(chart, 'StatefulSet', 'fetch').spec.template.spec;
       expect(pod.securityContext).toMatchObject({ runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000 });
       expect(warnings).not.toHaveBeenCalled();
-    } finally {
-      warnings.mockRestore();
-    }
+    });
   });
 
   test('pod overrides that keep the pod restricted synthesize without a warning', () => {
-    const warnings = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    try {
+    withConsoleWarnings((warnings) => {
       new McpServer(newChart(), 'fetch', { image: IMAGE, podSpecOverrides: { nodeSelector: { pool: 'mcp' }, priorityClassName: 'high' } });
       expect(warnings).not.toHaveBeenCalled();
-    } finally {
-      warnings.mockRestore();
-    }
+    });
   });
 
   test('pod overrides that weaken the pod are said at synth time, control by control', () => {
-    const warnings = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    try {
+    withConsoleWarnings((warnings) => {
       // GIVEN overrides that join the host network, mount the host's filesystem and mount a token
       const chart = newChart();
       new McpServer(chart, 'fetch', {
@@ -217,19 +207,14 @@ describe('McpServer', () => {
         expect.stringMatching(/mcp server "fetch": podSpecOverrides make the pod fail Pod Security "restricted": HostPath Volumes: volume host is a hostPath/),
         expect.stringMatching(/mcp server "fetch": podSpecOverrides.automountServiceAccountToken is not false/),
       ]));
-    } finally {
-      warnings.mockRestore();
-    }
+    });
   });
 
   test('an image tagged latest synthesizes with a warning', () => {
-    const warnings = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    try {
+    withConsoleWarnings((warnings) => {
       new McpServer(newChart(), 'fetch', { image: 'docker.io/mcp/fetch:latest' });
       expect(warnings).toHaveBeenCalledWith(expect.stringMatching(/mcp server "fetch": image "docker.io\/mcp\/fetch:latest" uses the "latest" tag/));
-    } finally {
-      warnings.mockRestore();
-    }
+    });
   });
 
   test('without a proxy, nothing reaches the server and no proxy objects exist', () => {

@@ -1,7 +1,7 @@
-import { describe, expect, jest, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { Exposure, McpServer, McpTransport, RbacScope, ToolHiveProxy } from '../../lib/index.ts';
 import type { IProxyObservability, ProxyObservabilityTarget } from '../../lib/observability-binding.ts';
-import { find, newChart, objectsOf } from './_util.ts';
+import { find, newChart, objectsOf, withConsoleWarnings } from './_util.ts';
 
 const IMAGE = 'docker.io/mcp/fetch:2025.4.7';
 const config = (chart: ReturnType<typeof newChart>, name = 'mcp-fetch-proxy') => JSON.parse(find(chart, 'ConfigMap', name).data['config.json']);
@@ -188,13 +188,10 @@ describe('ToolHiveProxy', () => {
   });
 
   test('proxy pod overrides that weaken the pod are said at synth time', () => {
-    const warnings = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    try {
+    withConsoleWarnings((warnings) => {
       new McpServer(newChart(), 'fetch', { image: IMAGE, proxy: { podSpecOverrides: { hostPid: true } } });
       expect(warnings).toHaveBeenCalledWith(expect.stringMatching(/mcp server "fetch": proxy.podSpecOverrides make the pod fail Pod Security "restricted": Host Namespaces: hostPID is true/));
-    } finally {
-      warnings.mockRestore();
-    }
+    });
   });
 
   test('a configuration change changes the pod template, so the Deployment rolls', () => {
