@@ -33,7 +33,7 @@ export function buildApp(): App {
   new McpNamespace(servers, 'Namespace', { name: 'mcp-servers' });
   new McpServer(servers, 'fetch', {
     image: 'docker.io/mcp/fetch:2025.4.7',
-    // It fetches URLs for a model: any destination but the cloud metadata endpoint.
+    // It fetches URLs for a model: any destination but the cloud metadata and credential endpoints.
     permissionProfile: PermissionProfile.network(),
     observability,
   });

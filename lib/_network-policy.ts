@@ -1,7 +1,7 @@
 /** Building blocks of the NetworkPolicies of MCP servers and proxies. */
 import { k8s } from 'cdk8s-plus-28';
 import type { TelemetryPeer } from './observability-binding.ts';
-import { CLOUD_METADATA_CIDR, CLOUD_METADATA_CIDR_V6 } from './permission-profile.ts';
+import { NEVER_REACHABLE_CIDRS } from './permission-profile.ts';
 
 export function namespaceSelector(namespace: string): k8s.LabelSelector {
   // Set by the API server on every namespace since Kubernetes 1.21, so it cannot be forged by
@@ -9,10 +9,20 @@ export function namespaceSelector(namespace: string): k8s.LabelSelector {
   return { matchLabels: { 'kubernetes.io/metadata.name': namespace } };
 }
 
-/** DNS to kube-dns / CoreDNS in kube-system (both keep the `k8s-app: kube-dns` label). */
+/** NodeLocal DNSCache's usual link-local address, where pods send DNS on clusters that run it. */
+export const NODE_LOCAL_DNS_CIDR = '169.254.20.10/32';
+
+/**
+ * DNS to kube-dns / CoreDNS in kube-system (both keep the `k8s-app: kube-dns` label), and to
+ * NodeLocal DNSCache on its link-local address (port 53 only: the other link-local addresses stay
+ * out of reach).
+ */
 export function dnsEgressRule(): k8s.NetworkPolicyEgressRule {
   return {
-    to: [{ namespaceSelector: namespaceSelector('kube-system'), podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+    to: [
+      { namespaceSelector: namespaceSelector('kube-system'), podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } },
+      { ipBlock: { cidr: NODE_LOCAL_DNS_CIDR } },
+    ],
     ports: [
       { protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) },
       { protocol: 'TCP', port: k8s.IntOrString.fromNumber(53) },
@@ -20,11 +30,11 @@ export function dnsEgressRule(): k8s.NetworkPolicyEgressRule {
   };
 }
 
-/** Any IPv4 or IPv6 address except the cloud metadata endpoint, on the given TCP ports (all when empty). */
+/** Any IPv4 or IPv6 address except `NEVER_REACHABLE_CIDRS`, on the given TCP ports (all when empty). */
 export function internetEgressRule(cidrs: readonly string[] | undefined, ports: readonly number[]): k8s.NetworkPolicyEgressRule {
   const blocks = (cidrs ?? ['0.0.0.0/0', '::/0']).map((cidr) => {
-    const metadata = metadataInside(cidr);
-    return { ipBlock: metadata ? { cidr, except: [metadata] } : { cidr } };
+    const except = neverReachableInside(cidr);
+    return { ipBlock: except.length > 0 ? { cidr, except } : { cidr } };
   });
   return {
     to: blocks,
@@ -47,36 +57,40 @@ export function peerRule(peer: TelemetryPeer): { peer: k8s.NetworkPolicyPeer; po
   };
 }
 
-/**
- * The metadata CIDR that `cidr` contains (so the rule needs it as an `except`), if any. A /32 or
- * /128 is a single host: either the metadata address itself (refused earlier) or another one.
- */
-export function metadataInside(cidr: string): string | undefined {
-  const [address, bitsText] = cidr.split('/');
-  const bits = Number(bitsText);
-  if (!address) return undefined;
-  if (address.includes(':')) {
-    if (bits >= 128) return undefined;
-    return sameNetwork(ipv6ToBigInt(address), ipv6ToBigInt(CLOUD_METADATA_CIDR_V6.split('/')[0]!), bits, 128) ? CLOUD_METADATA_CIDR_V6 : undefined;
-  }
-  if (bits >= 32) return undefined;
-  return sameNetwork(ipv4ToBigInt(address), ipv4ToBigInt(CLOUD_METADATA_CIDR.split('/')[0]!), bits, 32) ? CLOUD_METADATA_CIDR : undefined;
+interface ParsedCidr {
+  readonly v6: boolean;
+  readonly bits: number;
+  readonly value: bigint;
 }
 
-/** Whether `cidr` (or a bare address) is exactly a cloud metadata endpoint. */
-export function isMetadataAddress(cidr: string): boolean {
-  const [address, bitsText] = cidr.split('/');
-  if (!address) return false;
+/** Parses a CIDR already checked by `checkCidr` (a bare address counts as a single host). */
+function parseCidr(cidr: string): ParsedCidr {
+  const [address = '', bitsText] = cidr.split('/');
   const v6 = address.includes(':');
   const width = v6 ? 128 : 32;
-  if (bitsText !== undefined && Number(bitsText) !== width) return false;
-  const metadata = (v6 ? CLOUD_METADATA_CIDR_V6 : CLOUD_METADATA_CIDR).split('/')[0]!;
-  return v6 ? ipv6ToBigInt(address) === ipv6ToBigInt(metadata) : ipv4ToBigInt(address) === ipv4ToBigInt(metadata);
+  return { v6, bits: bitsText === undefined ? width : Number(bitsText), value: v6 ? ipv6ToBigInt(address) : ipv4ToBigInt(address) };
 }
 
-function sameNetwork(a: bigint, b: bigint, bits: number, width: number): boolean {
-  const shift = BigInt(width - bits);
-  return (a >> shift) === (b >> shift);
+/** Whether every address of `inner` is in `outer`. */
+function contains(outer: ParsedCidr, inner: ParsedCidr): boolean {
+  if (outer.v6 !== inner.v6 || outer.bits > inner.bits) return false;
+  const shift = BigInt((outer.v6 ? 128 : 32) - outer.bits);
+  return (outer.value >> shift) === (inner.value >> shift);
+}
+
+/** The never-reachable ranges that lie inside `cidr`, so its rule must list them as `except`. */
+export function neverReachableInside(cidr: string): string[] {
+  const rule = parseCidr(cidr);
+  return NEVER_REACHABLE_CIDRS.filter((blocked) => {
+    const parsed = parseCidr(blocked);
+    return contains(rule, parsed) && !contains(parsed, rule);
+  });
+}
+
+/** The never-reachable range that holds all of `cidr` (which can then not be allowed at all), if any. */
+export function neverReachableContaining(cidr: string): string | undefined {
+  const rule = parseCidr(cidr);
+  return NEVER_REACHABLE_CIDRS.find((blocked) => contains(parseCidr(blocked), rule));
 }
 
 function ipv4ToBigInt(address: string): bigint {

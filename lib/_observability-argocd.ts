@@ -4,6 +4,7 @@
 import { JsonPatch } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { Application } from '../imports/argocd-argoproj.io.ts';
+import { AUTOMATED_SYNC_RETRY } from './argocd-application.ts';
 import { stackLabels } from './_observability-names.ts';
 
 export interface HelmReleaseSpec {
@@ -65,7 +66,7 @@ export function helmApplication(scope: Construct, id: string, release: HelmRelea
       destination: { server: argo.destinationServer, namespace: release.namespace },
       syncPolicy: {
         syncOptions,
-        ...(argo.automated ? { automated: { prune: true, selfHeal: true } } : {}),
+        ...(argo.automated ? { automated: { prune: true, selfHeal: true }, retry: AUTOMATED_SYNC_RETRY } : {}),
       },
     },
   });

@@ -29,6 +29,11 @@ export function hardenedSecurity(server: string, overrides: SecurityContextOverr
   }
   const runAsUser = root ? 0 : overrides.runAsUser ?? DEFAULT_UID;
   const runAsGroup = root ? 0 : overrides.runAsGroup ?? DEFAULT_UID;
+  for (const [field, id] of [['runAsUser', runAsUser], ['runAsGroup', runAsGroup]] as const) {
+    if (!Number.isInteger(id) || id < 0 || id > 2147483647) {
+      throw new McpInputError(server, `securityContext.${field} ${id} is not a Linux ID: use a whole number from 1 to 2147483647`);
+    }
+  }
   if (!root && runAsUser === 0) {
     throw new McpInputError(server, `securityContext.runAsUser 0 is root: set allowRunAsRoot: true to opt out of the non-root default explicitly, or pick a non-zero UID`);
   }

@@ -44,8 +44,10 @@ export function createProxyRbac(scope: Construct, input: ProxyRbacInput): ProxyR
   const rules = attachRules(input.podNames);
   const subjects: k8s.Subject[] = [{ kind: 'ServiceAccount', name: input.serviceAccountName, namespace: input.namespace }];
   const metadata = (namespace?: string, name = input.baseName) => ({ name, namespace, labels: input.labels });
-  // Cluster-scoped names are shared by every namespace, so they carry the proxy's namespace.
-  const clusterName = `mcp-${input.namespace}-${input.baseName.replace(/^mcp-/, '')}`;
+  // Cluster-scoped names are shared by every namespace, so they carry the proxy's namespace, as
+  // "<namespace>:<name>" (neither part can hold a ':', so two proxies never get the same name). The
+  // RoleBindings of a namespaces scope use it too: proxies of two namespaces may list the same one.
+  const clusterName = `${input.namespace}:${input.baseName}`;
 
   switch (input.scope.kind) {
     case 'server-namespace': {
@@ -61,7 +63,7 @@ export function createProxyRbac(scope: Construct, input: ProxyRbacInput): ProxyR
       const clusterRole = new k8s.KubeClusterRole(scope, 'ClusterRole', { metadata: metadata(undefined, clusterName), rules });
       markClusterScoped(clusterRole);
       const roleBindings = input.scope.namespaces.map((namespace) => new k8s.KubeRoleBinding(scope, `RoleBinding-${namespace}`, {
-        metadata: metadata(namespace),
+        metadata: metadata(namespace, clusterName),
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterName },
         subjects,
       }));

@@ -1,7 +1,7 @@
 /** The MCP server's NetworkPolicies: nobody gets in but its proxy; out goes only what the profile allows. */
 import { k8s } from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
-import { dnsEgressRule, internetEgressRule, isMetadataAddress, tcpPorts } from './_network-policy.ts';
+import { dnsEgressRule, internetEgressRule, neverReachableContaining, tcpPorts } from './_network-policy.ts';
 import { checkCidr, checkNonEmpty, checkPort, McpInputError } from './_validation.ts';
 import type { McpTransport } from './mcp-transport.ts';
 import { type PermissionProfile } from './permission-profile.ts';
@@ -41,8 +41,9 @@ export function createServerNetworkPolicies(scope: Construct, input: ServerNetwo
       checkNonEmpty(server, 'permissionProfile allowList ports', profile.ports, 'list the TCP ports, e.g. [443]');
       for (const cidr of profile.cidrs) {
         checkCidr(server, 'permissionProfile allowList cidr', cidr);
-        if (isMetadataAddress(cidr)) {
-          throw new McpInputError(server, `permissionProfile allowList cidr "${cidr}" is the cloud metadata endpoint, which is never reachable from MCP servers: remove it`);
+        const blocked = neverReachableContaining(cidr);
+        if (blocked) {
+          throw new McpInputError(server, `permissionProfile allowList cidr "${cidr}" lies in ${blocked} (link-local or cloud metadata addresses, where node credentials live), which is never reachable from MCP servers: remove it`);
         }
       }
       profile.ports.forEach((port) => checkPort(server, 'permissionProfile allowList port', port));

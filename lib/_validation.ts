@@ -28,9 +28,20 @@ export function checkServerName(name: string): void {
 }
 
 export function checkNamespaceName(server: string, field: string, namespace: string): void {
-  if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
+  if (!isDnsLabel(namespace)) {
     throw new McpInputError(server, `${field} "${namespace}" is not a valid namespace name (a DNS-1123 label of at most 63 characters)`);
   }
+}
+
+/** A name Kubernetes wants as a DNS-1123 label (volume names, say). */
+export function checkDnsLabel(server: string, field: string, value: string): void {
+  if (!isDnsLabel(value)) {
+    throw new McpInputError(server, `${field} "${value}" is not a DNS-1123 label: use lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters`);
+  }
+}
+
+function isDnsLabel(value: string): boolean {
+  return DNS_LABEL.test(value) && value.length <= 63;
 }
 
 export function checkPort(server: string, field: string, port: number): void {
@@ -71,15 +82,31 @@ export function checkCidr(server: string, field: string, cidr: string): void {
 }
 
 function isIpv6(address: string): boolean {
-  if (!address.includes(':') || !/^[0-9a-fA-F:]+$/.test(address)) {
+  if (!/^[0-9a-fA-F:]+$/.test(address)) {
     return false;
   }
-  const doubleColons = address.split('::').length - 1;
-  if (doubleColons > 1) {
+  const halves = address.split('::');
+  if (halves.length > 2) {
     return false;
   }
-  const groups = address.split(':').filter((g) => g !== '');
-  return groups.every((g) => g.length <= 4) && (doubleColons === 1 ? groups.length < 8 : groups.length === 8);
+  // Each side of "::" (or the whole address) is groups of 1-4 hex digits joined by single colons.
+  const sides = halves.map((side) => (side === '' ? [] : side.split(':')));
+  if (sides.some((groups) => groups.some((g) => g.length < 1 || g.length > 4))) {
+    return false;
+  }
+  const count = sides.reduce((n, groups) => n + groups.length, 0);
+  return halves.length === 2 ? count < 8 : count === 8;
+}
+
+/**
+ * A DNS name clients put in `Host` (lowercase, at most 253 characters), optionally starting with
+ * the wildcard label `*.`, as Ingress and HTTPRoute accept. No scheme, port or path.
+ */
+export function checkHostname(server: string, field: string, host: string): void {
+  const labels = host.replace(/^\*\./, '').split('.');
+  if (host.length > 253 || !labels.every(isDnsLabel)) {
+    throw new McpInputError(server, `${field} "${host}" is not a host name: write the bare DNS name clients use, e.g. "mcp.example.com" or "*.example.com" (no scheme, port or path, lowercase)`);
+  }
 }
 
 export function checkNonEmpty(server: string, field: string, values: readonly unknown[], fix: string): void {

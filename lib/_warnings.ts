@@ -5,5 +5,10 @@
 export const WARNING_PREFIX = '[toolhive-cdk8s] WARNING';
 
 export function warn(server: string, message: string): void {
-  console.warn(`${WARNING_PREFIX} mcp server "${server}": ${message}`);
+  warnAbout(`mcp server "${server}"`, message);
+}
+
+/** A warning about something other than one server (a namespace, say): `subject` names it. */
+export function warnAbout(subject: string, message: string): void {
+  console.warn(`${WARNING_PREFIX} ${subject}: ${message}`);
 }

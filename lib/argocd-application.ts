@@ -52,6 +52,13 @@ export interface McpArgoCdApplicationProps {
   readonly automated?: boolean;
 }
 
+/**
+ * Argo CD does not try an automated sync again for a commit whose sync failed unless it has a retry
+ * policy: an object whose CRD another Application is still installing would stay out until the
+ * next commit. About half an hour of backoff covers a Helm release installing its CRDs.
+ */
+export const AUTOMATED_SYNC_RETRY = { limit: 10, backoff: { duration: '10s', factor: 2, maxDuration: '5m' } } as const;
+
 export class McpArgoCdApplication extends Construct {
   public readonly application: Application;
 
@@ -84,6 +91,7 @@ export class McpArgoCdApplication extends Construct {
         destination: { server: props.destinationServer ?? 'https://kubernetes.default.svc' },
         syncPolicy: {
           automated: automated ? { prune: true, selfHeal: true } : undefined,
+          retry: automated ? AUTOMATED_SYNC_RETRY : undefined,
           // Namespaces are part of dist/ (with their Pod Security labels), so Argo CD must not create
           // bare ones first; pruning last keeps servers running until their replacements exist.
           syncOptions: ['CreateNamespace=false', 'PruneLast=true', ...(directories.length > 0 ? ['SkipDryRunOnMissingResource=true'] : [])],

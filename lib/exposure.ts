@@ -1,6 +1,6 @@
 /** Options of an Ingress in front of the proxy Service. */
 export interface IngressExposureOptions {
-  /** Host name clients use. */
+  /** Host name clients use (a DNS name, `*.` wildcard allowed; no scheme, port or path). */
   readonly host: string;
   /**
    * `spec.ingressClassName`.
@@ -34,7 +34,9 @@ export interface HttpRouteExposureOptions {
    */
   readonly sectionName?: string;
   /**
-   * Host names the route matches.
+   * Host names the route matches; the proxy accepts these in `Host`. Leave it unset (every host of
+   * the listener) only together with `extraAllowedHosts` naming those hosts: the proxy refuses a
+   * `Host` it does not know, so synth fails without one or the other.
    * @default - every host of the listener
    */
   readonly hostnames?: readonly string[];

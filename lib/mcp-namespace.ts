@@ -3,6 +3,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { markClusterScoped, PART_OF } from './_metadata.ts';
 import { checkNamespaceName } from './_validation.ts';
+import { warnAbout } from './_warnings.ts';
 
 export interface McpNamespaceProps {
   /** Namespace name (DNS-1123 label). */
@@ -28,6 +29,9 @@ export class McpNamespace extends Construct {
     super(scope, id);
     checkNamespaceName(props.name, 'namespace name', props.name);
     const level = props.podSecurity ?? 'restricted';
+    if (level !== 'restricted') {
+      warnAbout(`namespace "${props.name}"`, `podSecurity "${level}": admission enforces only Pod Security "${level}" here, so pods that fail "restricted" are admitted (with a warning); keep "restricted" unless a server needs root`);
+    }
     this.name = props.name;
     this.resource = new k8s.KubeNamespace(this, 'Resource', {
       metadata: {

@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { namespaceOf, selectorLabels, standardLabels } from './_metadata.ts';
 import { createServerNetworkPolicies } from './_server-network.ts';
 import { hardenedPodSpecDefaults, hardenedSecurity, IMAGE_PULL_POLICY, resourceRequirements, TMP_MOUNT, TMP_VOLUME, warnIfNotRestricted } from './_pod-security.ts';
-import { checkAbsolutePath, checkImage, checkNamespaceName, checkPort, checkServerName, McpInputError } from './_validation.ts';
+import { checkAbsolutePath, checkDnsLabel, checkImage, checkNamespaceName, checkPort, checkServerName, McpInputError } from './_validation.ts';
 import { warn } from './_warnings.ts';
 import type { Exposure } from './exposure.ts';
 import { McpTransport } from './mcp-transport.ts';
@@ -173,6 +173,7 @@ export class McpServer extends Construct {
     const volumeNames = new Set(['tmp']);
     const mountPaths = new Set(['/tmp']);
     for (const volume of volumes) {
+      checkDnsLabel(name, 'volume name', volume.name);
       checkAbsolutePath(name, `volume "${volume.name}" mountPath`, volume.mountPath);
       if (volumeNames.has(volume.name) || mountPaths.has(volume.mountPath)) {
         throw new McpInputError(name, `volume "${volume.name}" at "${volume.mountPath}" repeats a volume name or mount path ("tmp" at "/tmp" is always there): give each volume its own`);
@@ -246,6 +247,9 @@ export class McpServer extends Construct {
       },
     };
     warnIfNotRestricted(name, 'podSpecOverrides', template, props.podSpecOverrides);
+    if (template.spec?.serviceAccountName !== name) {
+      warn(name, `podSpecOverrides.serviceAccountName is "${template.spec?.serviceAccountName}": the MCP server runs as that account instead of its own permission-less one, and gets whatever it is granted (RBAC, or cloud IAM through workload identity)`);
+    }
     if (template.spec?.automountServiceAccountToken !== false) {
       warn(name, 'podSpecOverrides.automountServiceAccountToken is not false: the MCP server gets a Kubernetes API token it has no use for');
     }

@@ -16,6 +16,16 @@ export const CLOUD_METADATA_CIDR = '169.254.169.254/32';
 export const CLOUD_METADATA_CIDR_V6 = 'fd00:ec2::254/128';
 
 /**
+ * What no MCP server may reach, whatever its profile: the link-local ranges, where the cloud
+ * metadata and credential endpoints live (169.254.169.254 on every major cloud, ECS and EKS Pod
+ * Identity credentials at 169.254.170.2 and 169.254.170.23), and the metadata addresses outside
+ * them (Alibaba Cloud 100.100.100.200; AWS fd00:ec2::254 and fd00:ec2::23, GCP fd20:ce::254).
+ */
+export const NEVER_REACHABLE_CIDRS: readonly string[] = [
+  '169.254.0.0/16', '100.100.100.200/32', 'fe80::/10', CLOUD_METADATA_CIDR_V6, 'fd00:ec2::23/128', 'fd20:ce::254/128',
+];
+
+/**
  * What the MCP server may reach on the network, enforced by a NetworkPolicy on its pods
  * (ToolHive's permission profiles create none on Kubernetes; ours do).
  */
@@ -26,15 +36,15 @@ export class PermissionProfile {
   }
 
   /**
-   * Any destination, except the cloud metadata endpoint (169.254.169.254/32, and fd00:ec2::254/128
-   * over IPv6): a server that fetches URLs for a model must not be able to fetch the node's cloud
-   * credentials.
+   * Any destination, except `NEVER_REACHABLE_CIDRS` (link-local 169.254.0.0/16 and fe80::/10, and
+   * the cloud metadata addresses outside them): a server that fetches URLs for a model must not be
+   * able to fetch the node's cloud credentials.
    */
   public static network(): PermissionProfile {
     return new PermissionProfile('network', [], []);
   }
 
-  /** Only the listed CIDRs on the listed TCP ports, plus DNS to kube-dns; metadata always excluded. */
+  /** Only the listed CIDRs on the listed TCP ports, plus DNS; `NEVER_REACHABLE_CIDRS` always excluded. */
   public static allowList(options: AllowListOptions): PermissionProfile {
     return new PermissionProfile('allow-list', options.cidrs, options.ports ?? [443]);
   }

@@ -11,7 +11,7 @@ import { namespaceOf, standardLabels, selectorLabels } from './_metadata.ts';
 import { hardenedPodSpecDefaults, hardenedSecurity, IMAGE_PULL_POLICY, resourceRequirements, TMP_MOUNT, TMP_VOLUME, warnIfNotRestricted } from './_pod-security.ts';
 import { createProxyExposure, createProxyNetworkPolicies } from './_proxy-network.ts';
 import { createProxyRbac, type ProxyRbac } from './_proxy-rbac.ts';
-import { checkImage, checkNamespaceName, checkNonEmpty, checkServerName, McpInputError } from './_validation.ts';
+import { checkCidr, checkHostname, checkImage, checkNamespaceName, checkNonEmpty, checkServerName, McpInputError } from './_validation.ts';
 import { warn } from './_warnings.ts';
 import type { Exposure } from './exposure.ts';
 import { McpTransport } from './mcp-transport.ts';
@@ -72,7 +72,8 @@ export interface ToolHiveProxyOptions {
   readonly clientNamespaces?: readonly string[];
   /**
    * CIDRs of the Kubernetes API server, for the egress NetworkPolicy (attach goes through it on 443
-   * or 6443). Narrow it to your control plane's addresses when you know them.
+   * or 6443). Narrow it to your control plane's addresses when you know them (`kubectl get
+   * endpoints kubernetes -n default`); an empty list is refused, as it would mean any address.
    * @default ["0.0.0.0/0", "::/0"]
    */
   readonly apiServerCidrs?: readonly string[];
@@ -205,6 +206,15 @@ export class ToolHiveProxy extends Construct {
         throw new McpInputError(server, `rbacScope namespaces [${rbacScope.namespaces.join(', ')}] do not include the server's namespace "${serverNamespace}": the proxy could not attach; add it`);
       }
     }
+    if (rbacScope.kind === 'cluster' && !transport.isHttp) {
+      warn(server, `rbacScope is RbacScope.cluster(): the proxy may attach to a pod named "${props.serverPodName ?? `${server}-0`}" in every namespace, not only "${serverNamespace}"; RbacScope.serverNamespace() (the default) or RbacScope.namespace([...]) keep it to the namespaces you list`);
+    }
+    checkExposure(server, props.exposure, props.extraAllowedHosts);
+    const apiServerCidrs = props.apiServerCidrs ?? ['0.0.0.0/0', '::/0'];
+    if (props.apiServerCidrs) {
+      checkNonEmpty(server, 'proxy.apiServerCidrs', apiServerCidrs, 'list the API server\'s addresses, e.g. ["10.0.0.1/32"], or leave it unset for any address');
+      apiServerCidrs.forEach((cidr) => checkCidr(server, 'proxy.apiServerCidrs', cidr));
+    }
     if (props.observability && props.telemetry) {
       throw new McpInputError(server, 'both `observability` and `telemetry` are set: use `observability` to wire a stack, or `telemetry` by hand, not both');
     }
@@ -309,6 +319,9 @@ export class ToolHiveProxy extends Construct {
       },
     };
     warnIfNotRestricted(server, 'proxy.podSpecOverrides', template, props.podSpecOverrides);
+    if (template.spec?.serviceAccountName !== this.name) {
+      warn(server, `proxy.podSpecOverrides.serviceAccountName is "${template.spec?.serviceAccountName}": the proxy runs as that account, not "${this.name}" which the synthesized RBAC is bound to, and gets whatever that account is granted${transport.isHttp ? '' : ' (and cannot attach unless it may)'}`);
+    }
     this.deployment = new k8s.KubeDeployment(this, 'Deployment', {
       metadata,
       spec: {
@@ -326,7 +339,7 @@ export class ToolHiveProxy extends Construct {
       serverPodLabels: props.serverPodLabels ?? selectorLabels(server, 'mcp-server'),
       monitoringNamespace: props.monitoringNamespace ?? 'monitoring',
       clientNamespaces: props.clientNamespaces, exposure: props.exposure,
-      apiServerCidrs: props.apiServerCidrs ?? ['0.0.0.0/0', '::/0'],
+      apiServerCidrs,
       metricsScrapers: binding?.metricsScrapers ?? [],
       telemetryEgress: binding?.telemetryEgress ?? props.telemetry?.egress ?? [],
     });
@@ -336,4 +349,23 @@ export class ToolHiveProxy extends Construct {
       ? createProxyExposure(this, { server, name: this.name, namespace, labels, exposure: props.exposure })
       : undefined;
   }
+}
+
+/**
+ * The proxy answers 403 to a `Host` it does not know (DNS-rebinding protection), so an exposure
+ * must name the hosts clients use: an HTTPRoute without `hostnames` would route every request of
+ * the listener to a proxy that refuses them all.
+ */
+function checkExposure(server: string, exposure: Exposure | undefined, extraAllowedHosts: readonly string[] | undefined): void {
+  if (exposure?.ingress) checkHostname(server, 'exposure host', exposure.ingress.host);
+  const route = exposure?.httpRoute;
+  if (!route) return;
+  if (route.hostnames === undefined) {
+    if ((extraAllowedHosts ?? []).length === 0) {
+      throw new McpInputError(server, 'exposure HTTPRoute has no hostnames: the proxy accepts only the Host names it is told (DNS-rebinding protection) and would answer 403 to every request through the Gateway; set hostnames, or list the listener\'s host names in proxy.extraAllowedHosts');
+    }
+    return;
+  }
+  checkNonEmpty(server, 'exposure hostnames', route.hostnames, 'list the host names clients use, or leave hostnames unset and list them in proxy.extraAllowedHosts');
+  route.hostnames.forEach((host) => checkHostname(server, 'exposure hostname', host));
 }

@@ -71,6 +71,7 @@ export interface RenderDistOptions {
 /** The files of dist/, in memory: `kustomization.yaml`, namespaces, one file per chart, CRD subfolders. */
 export function renderDist(app: App, options: RenderDistOptions = {}): DistFile[] {
   const charts = synthesizeCharts(app);
+  checkUnique(charts);
   const namespaces: ManifestObject[] = [];
   const topLevel: DistFile[] = [];
   const crdFiles = new Map<string, ManifestObject[]>();
@@ -106,6 +107,24 @@ export function renderDist(app: App, options: RenderDistOptions = {}): DistFile[
     ...[...crdFiles].map(([path, objs]) => ({ path, content: toYaml(sortByKind(objs)) })),
     ...(options.extraFiles ?? []),
   ].sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/**
+ * Two objects with one identity would overwrite each other on apply (the last wins, silently) and
+ * make kustomize fail, so synth fails instead, naming both.
+ */
+function checkUnique(charts: readonly { chart: string; objects: readonly ManifestObject[] }[]): void {
+  const seen = new Map<string, string>();
+  for (const { chart, objects } of charts) {
+    for (const obj of objects) {
+      const id = `${apiGroup(obj.apiVersion) || 'core'} ${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name ?? ''}`;
+      const first = seen.get(id);
+      if (first !== undefined) {
+        throw new Error(`two objects are ${id} (in charts "${first}" and "${chart}"): applying dist/ would keep only the last one; rename one of them`);
+      }
+      seen.set(id, chart);
+    }
+  }
 }
 
 function sortByKind(objects: readonly ManifestObject[]): ManifestObject[] {

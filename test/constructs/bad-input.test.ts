@@ -1,7 +1,7 @@
 /** Every invalid prop fails at synth time, naming the server, the field, the bad value and the fix. */
 import { describe, expect, test } from '@jest/globals';
 import { App, Chart } from 'cdk8s';
-import { McpArgoCdApplication, McpServer, McpTransport, McpVolume, PermissionProfile, RbacScope, ToolHiveProxy } from '../../lib/index.ts';
+import { Exposure, McpArgoCdApplication, McpServer, McpTransport, McpVolume, PermissionProfile, RbacScope, ToolHiveProxy } from '../../lib/index.ts';
 import { newChart } from './_util.ts';
 
 const IMAGE = 'docker.io/mcp/fetch:2025.4.7';
@@ -57,9 +57,14 @@ describe('McpServer fails', () => {
     expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['2001:db8::/32'] }) })).not.toThrow();
   });
 
-  test('fails on an allow list naming the cloud metadata endpoint, or empty', () => {
-    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['169.254.169.254/32'] }) })).toThrow(/cloud metadata endpoint, which is never reachable/);
-    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['fd00:ec2:0:0::254/128'] }) })).toThrow(/"fd00:ec2:0:0::254\/128" is the cloud metadata endpoint/);
+  test('fails on an allow list naming an address that is never reachable, or empty', () => {
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['169.254.169.254/32'] }) }))
+      .toThrow(/allowList cidr "169.254.169.254\/32" lies in 169.254.0.0\/16 \(link-local or cloud metadata addresses, where node credentials live\), which is never reachable/);
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['169.254.170.0/24'] }) })).toThrow(/"169.254.170.0\/24" lies in 169.254.0.0\/16/);
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['169.254.0.0/16'] }) })).toThrow(/"169.254.0.0\/16" lies in 169.254.0.0\/16/);
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['100.100.100.200/32'] }) })).toThrow(/lies in 100.100.100.200\/32/);
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['fd00:ec2:0:0::254/128'] }) })).toThrow(/"fd00:ec2:0:0::254\/128" lies in fd00:ec2::254\/128/);
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['fe80::1/128'] }) })).toThrow(/lies in fe80::\/10/);
     expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: [] }) })).toThrow(/permissionProfile allowList cidrs is an empty list/);
     expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['10.0.0.0/8'], ports: [0] }) })).toThrow(/allowList port 0 is out of range/);
   });
@@ -78,6 +83,26 @@ describe('McpServer fails', () => {
     expect(server({ volumes: [McpVolume.emptyDir({ name: 'tmp', mountPath: '/scratch' })] })).toThrow(/repeats a volume name or mount path/);
     expect(server({ volumes: [McpVolume.emptyDir({ name: 'x', mountPath: 'relative' })] })).toThrow(/mountPath "relative" is not an absolute path/);
     expect(server({ securityContext: { runAsUser: 0 } })).toThrow(/runAsUser 0 is root: set allowRunAsRoot: true/);
+    expect(server({ volumes: [McpVolume.emptyDir({ name: 'My_Vol', mountPath: '/data' })] })).toThrow(/mcp server "fetch": volume name "My_Vol" is not a DNS-1123 label/);
+    expect(server({ securityContext: { runAsUser: -1 } })).toThrow(/securityContext.runAsUser -1 is not a Linux ID: use a whole number from 1 to 2147483647/);
+    expect(server({ securityContext: { runAsGroup: 1.5 } })).toThrow(/securityContext.runAsGroup 1.5 is not a Linux ID/);
+  });
+
+  test('fails on an exposure whose hosts the proxy could not allow', () => {
+    expect(server({ exposure: Exposure.httpRoute({ gatewayName: 'gw' }) }))
+      .toThrow(/mcp server "fetch": exposure HTTPRoute has no hostnames: the proxy accepts only the Host names it is told .* would answer 403 to every request through the Gateway; set hostnames, or list the listener's host names in proxy.extraAllowedHosts/);
+    expect(server({ exposure: Exposure.httpRoute({ gatewayName: 'gw' }), proxy: { extraAllowedHosts: ['mcp.example.com'] } })).not.toThrow();
+    expect(server({ exposure: Exposure.httpRoute({ gatewayName: 'gw', hostnames: [] }) })).toThrow(/exposure hostnames is an empty list/);
+    expect(server({ exposure: Exposure.httpRoute({ gatewayName: 'gw', hostnames: ['MCP.example.com'] }) })).toThrow(/exposure hostname "MCP.example.com" is not a host name/);
+    expect(server({ exposure: Exposure.ingress({ host: 'https://x.example.com/' }) })).toThrow(/exposure host "https:\/\/x.example.com\/" is not a host name: write the bare DNS name/);
+    expect(server({ exposure: Exposure.ingress({ host: '*.example.com' }) })).not.toThrow();
+  });
+
+  test('fails on API server CIDRs that are empty or do not parse', () => {
+    expect(server({ proxy: { apiServerCidrs: [] } })).toThrow(/proxy.apiServerCidrs is an empty list: list the API server's addresses/);
+    expect(server({ proxy: { apiServerCidrs: ['10.0.0.1'] } })).toThrow(/proxy.apiServerCidrs "10.0.0.1" is not a CIDR/);
+    expect(server({ proxy: { apiServerCidrs: [':::/0'] } })).toThrow(/proxy.apiServerCidrs ":::\/0" is not a CIDR/);
+    expect(server({ proxy: { apiServerCidrs: ['10.0.0.1/32', '::/0'] } })).not.toThrow();
   });
 
   test('fails when proxy settings are given with the proxy turned off', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { EnvFrom, McpServer, McpTransport, McpVolume, PermissionProfile } from '../../lib/index.ts';
+import { CLOUD_METADATA_CIDR_V6, EnvFrom, McpServer, McpTransport, McpVolume, NEVER_REACHABLE_CIDRS, PermissionProfile } from '../../lib/index.ts';
 import { WARNING_PREFIX } from '../../lib/_warnings.ts';
 import { find, newChart, objectsOf, withConsoleWarnings } from './_util.ts';
 
@@ -76,7 +76,10 @@ describe('McpServer', () => {
       return find(chart, 'NetworkPolicy', 'fetch-egress').spec;
     };
     const dns = {
-      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+      to: [
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } },
+        { ipBlock: { cidr: '169.254.20.10/32' } },
+      ],
       ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
     };
 
@@ -84,19 +87,29 @@ describe('McpServer', () => {
       expect(egress()).toEqual({ podSelector: expect.any(Object), policyTypes: ['Egress'], egress: [] });
     });
 
-    test('network allows everything but the cloud metadata endpoint, over IPv4 and IPv6', () => {
+    test('network allows everything but link-local and the cloud metadata addresses, over IPv4 and IPv6', () => {
       expect(egress(PermissionProfile.network()).egress).toEqual([dns, {
-        to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }, { ipBlock: { cidr: '::/0', except: ['fd00:ec2::254/128'] } }],
+        to: [
+          { ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.0.0/16', '100.100.100.200/32'] } },
+          { ipBlock: { cidr: '::/0', except: ['fe80::/10', 'fd00:ec2::254/128', 'fd00:ec2::23/128', 'fd20:ce::254/128'] } },
+        ],
       }]);
+      expect(NEVER_REACHABLE_CIDRS).toContain(CLOUD_METADATA_CIDR_V6);
     });
 
-    test('allowList allows the CIDRs on the ports plus DNS, excluding metadata inside a CIDR', () => {
-      expect(egress(PermissionProfile.allowList({ cidrs: ['10.0.0.0/8', '169.254.0.0/16'], ports: [443, 8443] })).egress).toEqual([dns, {
-        to: [{ ipBlock: { cidr: '10.0.0.0/8' } }, { ipBlock: { cidr: '169.254.0.0/16', except: ['169.254.169.254/32'] } }],
+    test('allowList allows the CIDRs on the ports plus DNS, excluding the never-reachable ranges inside a CIDR', () => {
+      expect(egress(PermissionProfile.allowList({ cidrs: ['10.0.0.0/8', '169.0.0.0/8', '100.64.0.0/10'], ports: [443, 8443] })).egress).toEqual([dns, {
+        to: [
+          { ipBlock: { cidr: '10.0.0.0/8' } },
+          { ipBlock: { cidr: '169.0.0.0/8', except: ['169.254.0.0/16'] } },
+          { ipBlock: { cidr: '100.64.0.0/10', except: ['100.100.100.200/32'] } },
+        ],
         ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 8443 }],
       }]);
-      expect(egress(PermissionProfile.allowList({ cidrs: ['fd00:ec2::/32', '2001:db8::/32'] })).egress[1].to).toEqual([
-        { ipBlock: { cidr: 'fd00:ec2::/32', except: ['fd00:ec2::254/128'] } }, { ipBlock: { cidr: '2001:db8::/32' } },
+      expect(egress(PermissionProfile.allowList({ cidrs: ['fd00:ec2::/32', '2001:db8::/32', 'fd20:ce::/64'] })).egress[1].to).toEqual([
+        { ipBlock: { cidr: 'fd00:ec2::/32', except: ['fd00:ec2::254/128', 'fd00:ec2::23/128'] } },
+        { ipBlock: { cidr: '2001:db8::/32' } },
+        { ipBlock: { cidr: 'fd20:ce::/64', except: ['fd20:ce::254/128'] } },
       ]);
     });
   });
@@ -197,7 +210,7 @@ describe('McpServer', () => {
       const chart = newChart();
       new McpServer(chart, 'fetch', {
         image: IMAGE,
-        podSpecOverrides: { hostNetwork: true, volumes: [{ name: 'host', hostPath: { path: '/' } }], automountServiceAccountToken: true },
+        podSpecOverrides: { hostNetwork: true, volumes: [{ name: 'host', hostPath: { path: '/' } }], automountServiceAccountToken: true, serviceAccountName: 'builder' },
       });
       // THEN the overrides win (they are an escape hatch) and every broken control is named
       const said = warnings.mock.calls.map((call) => String(call[0]));
@@ -206,6 +219,7 @@ describe('McpServer', () => {
         expect.stringMatching(/mcp server "fetch": podSpecOverrides make the pod fail Pod Security "restricted": Host Namespaces: hostNetwork is true/),
         expect.stringMatching(/mcp server "fetch": podSpecOverrides make the pod fail Pod Security "restricted": HostPath Volumes: volume host is a hostPath/),
         expect.stringMatching(/mcp server "fetch": podSpecOverrides.automountServiceAccountToken is not false/),
+        expect.stringMatching(/mcp server "fetch": podSpecOverrides.serviceAccountName is "builder": the MCP server runs as that account instead of its own permission-less one/),
       ]));
     });
   });

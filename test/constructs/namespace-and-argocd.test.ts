@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { McpArgoCdApplication, McpNamespace } from '../../lib/index.ts';
-import { find, newChart } from './_util.ts';
+import { WARNING_PREFIX } from '../../lib/_warnings.ts';
+import { find, newChart, withConsoleWarnings } from './_util.ts';
 
 describe('McpNamespace', () => {
   test('enforces Pod Security restricted and carries no namespace of its own', () => {
@@ -14,10 +15,15 @@ describe('McpNamespace', () => {
     expect(ns.metadata.labels).toMatchObject({ team: 'a', 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' });
   });
 
-  test('podSecurity sets the enforced level, warnings stay at restricted', () => {
-    const chart = newChart();
-    new McpNamespace(chart, 'ns', { name: 'legacy', podSecurity: 'baseline' });
-    expect(find(chart, 'Namespace', 'legacy').metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/warn': 'restricted' });
+  test('podSecurity sets the enforced level, warnings stay at restricted, and synth says so', () => {
+    withConsoleWarnings((warnings) => {
+      const chart = newChart();
+      new McpNamespace(chart, 'ns', { name: 'legacy', podSecurity: 'baseline' });
+      expect(find(chart, 'Namespace', 'legacy').metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/warn': 'restricted' });
+      expect(warnings).toHaveBeenCalledWith(`${WARNING_PREFIX} namespace "legacy": podSecurity "baseline": admission enforces only Pod Security "baseline" here, so pods that fail "restricted" are admitted (with a warning); keep "restricted" unless a server needs root`);
+      new McpNamespace(newChart(), 'ns', { name: 'strict' });
+      expect(warnings).toHaveBeenCalledTimes(1);
+    });
   });
 
   test('fails on a name that is not a namespace name', () => {

@@ -1,5 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
+import { App, Chart } from 'cdk8s';
 import { Exposure, McpServer, McpTransport, RbacScope, ToolHiveProxy } from '../../lib/index.ts';
+import { renderDist } from '../../lib/dist/write-dist.ts';
 import type { IProxyObservability, ProxyObservabilityTarget } from '../../lib/observability-binding.ts';
 import { find, newChart, objectsOf, withConsoleWarnings } from './_util.ts';
 
@@ -80,16 +82,37 @@ describe('ToolHiveProxy', () => {
 
     test('namespace scope: one ClusterRole (without namespace), RoleBindings only in the listed namespaces', () => {
       expect(rbacOf(RbacScope.namespace(['mcp', 'team-b']))).toEqual([
-        { kind: 'ClusterRole', name: 'mcp-mcp-fetch-proxy', namespace: undefined, rules, roleRef: undefined },
-        ...['mcp', 'team-b'].map((ns) => ({ kind: 'RoleBinding', name: 'mcp-fetch-proxy', namespace: ns, rules: undefined, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'mcp-mcp-fetch-proxy' } })),
+        { kind: 'ClusterRole', name: 'mcp:mcp-fetch-proxy', namespace: undefined, rules, roleRef: undefined },
+        ...['mcp', 'team-b'].map((ns) => ({ kind: 'RoleBinding', name: 'mcp:mcp-fetch-proxy', namespace: ns, rules: undefined, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'mcp:mcp-fetch-proxy' } })),
       ]);
     });
 
-    test('cluster scope: ClusterRole and ClusterRoleBinding, neither with a namespace', () => {
-      expect(rbacOf(RbacScope.cluster())).toEqual([
-        { kind: 'ClusterRole', name: 'mcp-mcp-fetch-proxy', namespace: undefined, rules, roleRef: undefined },
-        { kind: 'ClusterRoleBinding', name: 'mcp-mcp-fetch-proxy', namespace: undefined, rules: undefined, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'mcp-mcp-fetch-proxy' } },
-      ]);
+    test('cluster scope: ClusterRole and ClusterRoleBinding, neither with a namespace, and a warning', () => {
+      withConsoleWarnings((warnings) => {
+        expect(rbacOf(RbacScope.cluster())).toEqual([
+          { kind: 'ClusterRole', name: 'mcp:mcp-fetch-proxy', namespace: undefined, rules, roleRef: undefined },
+          { kind: 'ClusterRoleBinding', name: 'mcp:mcp-fetch-proxy', namespace: undefined, rules: undefined, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'mcp:mcp-fetch-proxy' } },
+        ]);
+        expect(warnings).toHaveBeenCalledWith(expect.stringMatching(/mcp server "fetch": rbacScope is RbacScope.cluster\(\): the proxy may attach to a pod named "fetch-0" in every namespace, not only "mcp"/));
+      });
+    });
+
+    test('names never collide across namespaces: not "team"+"a-everything" vs "team-a"+"everything", nor bindings in a shared namespace', () => {
+      const app = new App();
+      withConsoleWarnings(() => {
+        new McpServer(new Chart(app, 'one', { namespace: 'team' }), 'a-everything', { image: IMAGE, proxy: { rbacScope: RbacScope.cluster() } });
+        new McpServer(new Chart(app, 'two', { namespace: 'team-a' }), 'everything', { image: IMAGE, proxy: { rbacScope: RbacScope.cluster() } });
+      });
+      new McpServer(new Chart(app, 'three', { namespace: 'ns1' }), 'fetch', { image: IMAGE, proxy: { rbacScope: RbacScope.namespace(['ns1', 'shared']) } });
+      new McpServer(new Chart(app, 'four', { namespace: 'ns2' }), 'fetch', { image: IMAGE, proxy: { rbacScope: RbacScope.namespace(['ns2', 'shared']) } });
+      const ids = renderDist(app).flatMap((f) => f.content.split('\n---\n')).length;
+      expect(ids).toBeGreaterThan(0); // renderDist refuses duplicate objects, so reaching here means none
+      const names = app.charts.flatMap((c) => objectsOf(c)).filter((o) => /Role/.test(o.kind)).map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+      expect(names).toEqual(expect.arrayContaining([
+        'ClusterRole /team:mcp-a-everything-proxy', 'ClusterRole /team-a:mcp-everything-proxy',
+        'RoleBinding shared/ns1:mcp-fetch-proxy', 'RoleBinding shared/ns2:mcp-fetch-proxy',
+      ]));
+      expect(new Set(names).size).toBe(names.length);
     });
   });
 
@@ -191,6 +214,9 @@ describe('ToolHiveProxy', () => {
     withConsoleWarnings((warnings) => {
       new McpServer(newChart(), 'fetch', { image: IMAGE, proxy: { podSpecOverrides: { hostPid: true } } });
       expect(warnings).toHaveBeenCalledWith(expect.stringMatching(/mcp server "fetch": proxy.podSpecOverrides make the pod fail Pod Security "restricted": Host Namespaces: hostPID is true/));
+      expect(warnings).toHaveBeenCalledTimes(1);
+      new McpServer(newChart(), 'fetch', { image: IMAGE, proxy: { podSpecOverrides: { serviceAccountName: 'shared' } } });
+      expect(warnings).toHaveBeenLastCalledWith(expect.stringMatching(/proxy.podSpecOverrides.serviceAccountName is "shared": the proxy runs as that account, not "mcp-fetch-proxy" which the synthesized RBAC is bound to, .*and cannot attach unless it may/));
     });
   });
 
