@@ -131,6 +131,24 @@ describe('attach backend lifecycle', () => {
     expect(env.kube!.initializeCount()).toBe(1);
   });
 
+  test('a half-open connection is detected while clients keep writing (writes are no proof of life)', async () => {
+    const h = await setUp({}, { idleProbeMs: 300 }, { probeTimeoutMs: 300 });
+    await h.start();
+    const before = h.statuses.length;
+    env.kube!.faults.stallAttachments();
+    // WHEN requests keep going out every 100 ms and nothing comes back
+    let sent = 0;
+    const writer = setInterval(() => { if (h.backend.send(JSON.stringify({ jsonrpc: '2.0', id: `w${sent}`, method: 'ping' }))) sent += 1; }, 100);
+    try {
+      const down = await h.waitForStatus(isDown, before);
+      expect(down.reason).toMatch(/no reply to an MCP or WebSocket ping within 300 ms/);
+      expect(sent).toBeGreaterThan(3);
+    } finally {
+      clearInterval(writer);
+    }
+    expect((await h.waitForStatus(isUp, before)).newProcess).toBe(false);
+  });
+
   test('a live connection to a server too busy to answer a ping is not declared dead', async () => {
     // GIVEN a process that reads stdin and never answers, and aggressive probing
     const h = await setUp({ command: { command: process.execPath, args: ['-e', 'process.stdin.resume()'] } }, { idleProbeMs: 150 }, { probeTimeoutMs: 150 });

@@ -98,6 +98,23 @@ describe('bad input', () => {
     expect(reply.status).toBe(406);
   });
 
+  it('rejects a body that is not UTF-8 with 400, before it can grow into a longer line for the server', async () => {
+    const body = Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"'), Buffer.alloc(1000, 0x80), Buffer.from('"}}}')]);
+    const reply = await post(body as unknown as string);
+    expect(reply.status).toBe(400);
+    expect(reply.json()).toMatchObject({ id: null, error: { code: -32700, message: 'Parse error: the body is not valid UTF-8' } });
+  });
+
+  it('answers a request nested too deeply to forward with a JSON-RPC error, and keeps nothing in flight', async () => {
+    // JSON.parse takes this, JSON.stringify throws RangeError on it: the request must fail alone,
+    // not leave a pending entry whose timeout would write to an answered response.
+    const deep = `{"jsonrpc":"2.0","id":"deep","method":"tools/call","params":{"name":"echo","arguments":{"message":${'['.repeat(20_000)}${']'.repeat(20_000)}}}}`;
+    const reply = await post(deep);
+    expect(reply.status).toBe(200);
+    expect(reply.json()).toEqual({ jsonrpc: '2.0', id: 'deep', error: { code: -32600, message: 'request cannot be forwarded: it is nested too deeply to serialize' } });
+    expect(proxy.proxy.mux!.inFlight).toBe(0);
+  });
+
   it('rejects an oversized body with 413', async () => {
     const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'x'.repeat(100 * 1024) } } });
     const reply = await post(big);

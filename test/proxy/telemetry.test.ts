@@ -12,6 +12,21 @@ const call = (name: string, id: number | string = 1, meta?: Record<string, unkno
   jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { message: 'm' }, ...(meta ? { _meta: meta } : {}) },
 });
 
+/**
+ * How the collector's `prometheus` and `prometheusremotewrite` exporters name an OTLP metric
+ * (prometheus/otlptranslator, suffixes on): `{annotations}` are dropped from the unit, known units
+ * are spelled out, a gauge of unit `1` gains `_ratio`, a monotonic sum gains `_total`.
+ */
+function prometheusName(name: string, unit: string, kind: 'counter' | 'gauge' | 'histogram'): string {
+  const spelled: Record<string, string> = { s: 'seconds', ms: 'milliseconds', By: 'bytes', 1: '' };
+  const main = unit.replace(/\{[^}]*\}/g, '');
+  const suffix = spelled[main] ?? main;
+  let result = suffix && !name.endsWith(`_${suffix}`) ? `${name}_${suffix}` : name;
+  if (kind === 'gauge' && main === '1') result += '_ratio';
+  if (kind === 'counter') result += '_total';
+  return result;
+}
+
 describe('Prometheus metrics', () => {
   let proxy: TestProxy;
   beforeAll(async () => {
@@ -112,6 +127,23 @@ describe('OTLP export', () => {
     );
     for (const name of ['toolhive_mcp_requests', 'toolhive_mcp_request_duration', 'toolhive_mcp_tool_calls', 'toolhive_mcp_sessions', 'toolhive_mcp_backend_up']) {
       expect(names.has(name)).toBe(true);
+    }
+  });
+
+  it('exports names, units and types that a collector turns back into the names dashboards and alerts query', async () => {
+    const { METRICS } = await import('../../proxy/src/telemetry/metric-definitions.ts');
+    await waitFor(() => received['/v1/metrics'].length > 0, 5_000, 'a metrics export');
+    const exported = new Map<string, string>();
+    for (const request of received['/v1/metrics'] as Array<{ body: any }>) {
+      for (const metric of request.body.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics))) {
+        const kind = metric.histogram ? 'histogram' : metric.sum?.isMonotonic ? 'counter' : 'gauge';
+        exported.set(metric.name, prometheusName(metric.name, metric.unit ?? '', kind));
+      }
+    }
+    // A counter has no data point before its first increment: no restart happened here.
+    const definitions = Object.values(METRICS).filter((d) => d !== METRICS.backendRestarts);
+    for (const definition of definitions) {
+      expect([definition.otel.name, exported.get(definition.otel.name)]).toEqual([definition.otel.name, definition.name]);
     }
   });
 

@@ -48,6 +48,11 @@ export class JsonExchange implements Exchange {
     if (!this.batch) this.single = message;
     else (this.many ??= []).push(message);
     if (this.received < this.expected) return;
+    if (this.res.headersSent) {
+      // Already answered (an error reply from the route): writing again would throw.
+      this.onDone();
+      return;
+    }
     const body = this.batch ? `[${this.many!.join(',')}]` : this.single!;
     const length = Buffer.byteLength(body);
     this.res.writeHead(200, this.headers ? { ...JSON_HEADERS, 'content-length': length, ...this.headers } : { ...JSON_HEADERS, 'content-length': length });

@@ -2,13 +2,21 @@
  * HTTP plumbing shared by the fronts: bounded body reading, content negotiation checks, error replies
  * and the Host/Origin guard against DNS rebinding.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { errorResponse, type JsonRpcId } from '../jsonrpc.ts';
 
 export class BodyTooLarge extends Error {}
 
-/** Reads the whole body as UTF-8, refusing more than `limit` bytes (before reading, when Content-Length says so). */
+/**
+ * A body that is not UTF-8. Decoding would turn each bad byte into U+FFFD (three bytes), so a body
+ * within the limit could reach the server as a line three times longer, past what its stdio
+ * transport accepts; JSON must be UTF-8 anyway (RFC 8259).
+ */
+export class BodyNotUtf8 extends Error {}
+
+/** Reads the whole body as UTF-8, refusing more than `limit` bytes (before reading, when Content-Length says so) and invalid UTF-8. */
 export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) return Promise.reject(new BodyTooLarge());
@@ -27,7 +35,10 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
       chunks.push(chunk);
     });
     req.once('end', () => {
-      if (!failed) resolve(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+      if (failed) return;
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      if (isUtf8(body)) resolve(body.toString('utf8'));
+      else reject(new BodyNotUtf8());
     });
     req.once('error', (error) => {
       if (!failed) reject(error);

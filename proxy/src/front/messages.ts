@@ -10,7 +10,7 @@ import type { Logger } from '../log.ts';
 import type { Multiplexer } from '../mux/multiplexer.ts';
 import { methodLabel, type TransportLabel, type Telemetry } from '../telemetry/telemetry.ts';
 import type { SseStream } from './exchanges.ts';
-import { BodyTooLarge, readBody, sendError } from './http-util.ts';
+import { BodyNotUtf8, BodyTooLarge, readBody, sendError } from './http-util.ts';
 
 export interface FrontContext {
   readonly mux: Multiplexer;
@@ -43,6 +43,10 @@ export async function readMessages(ctx: FrontContext, req: IncomingMessage, res:
   } catch (error) {
     if (error instanceof BodyTooLarge) {
       sendError(res, 413, INVALID_REQUEST, `Payload Too Large: the limit is ${ctx.config.limits.maxBodyBytes} bytes`, null, { connection: 'close' });
+      return undefined;
+    }
+    if (error instanceof BodyNotUtf8) {
+      sendError(res, 400, PARSE_ERROR, 'Parse error: the body is not valid UTF-8');
       return undefined;
     }
     throw error;

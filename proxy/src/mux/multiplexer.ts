@@ -199,7 +199,14 @@ export class Multiplexer {
       const forwarded = (message.params ??= {});
       span.inject((forwarded._meta ??= {}));
     }
-    if (!this.deps.backend.send(JSON.stringify(message))) {
+    let line: string;
+    try {
+      line = JSON.stringify(message);
+    } catch {
+      // JSON.parse takes nesting that JSON.stringify cannot write back (a RangeError past V8's stack).
+      return this.fail(pending, INVALID_REQUEST, 'request cannot be forwarded: it is nested too deeply to serialize', 'error');
+    }
+    if (!this.deps.backend.send(line)) {
       this.fail(pending, BACKEND_UNAVAILABLE, `backend unavailable: ${this.lifecycle.reason || 'not connected'}`, 'error');
     }
   }

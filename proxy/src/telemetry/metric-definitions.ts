@@ -5,7 +5,8 @@
  *
  * `otel` gives the OpenTelemetry instrument name and unit chosen so that an OTel Collector's
  * Prometheus exporter (and `prometheusremotewrite`) translate it back to exactly `name`
- * (counters gain `_total`, a unit `s` gains `_seconds`), keeping dashboards identical whether
+ * (counters gain `_total`, a unit `s` gains `_seconds`, a gauge of unit `1` would gain `_ratio`,
+ * so counts carry `{annotation}` units, which add nothing), keeping dashboards identical whether
  * Prometheus scrapes the proxy directly or reads it through the collector.
  */
 export type MetricType = 'counter' | 'gauge' | 'histogram';
@@ -30,7 +31,7 @@ export const METRICS = {
     type: 'counter',
     help: 'MCP requests handled, by MCP method and outcome (status: success, error, timeout, rejected).',
     labels: ['server', 'method', 'status', 'transport'],
-    otel: { name: 'toolhive_mcp_requests', unit: '1' },
+    otel: { name: 'toolhive_mcp_requests', unit: '{request}' },
   },
   requestDuration: {
     name: 'toolhive_mcp_request_duration_seconds',
@@ -45,42 +46,42 @@ export const METRICS = {
     type: 'counter',
     help: 'tools/call requests by tool (names announced by the server; anything else is "other") and outcome.',
     labels: ['server', 'tool', 'status'],
-    otel: { name: 'toolhive_mcp_tool_calls', unit: '1' },
+    otel: { name: 'toolhive_mcp_tool_calls', unit: '{call}' },
   },
   activeConnections: {
     name: 'toolhive_mcp_active_connections',
     type: 'gauge',
     help: 'Open client connections: HTTP requests in progress and open SSE streams, by transport.',
     labels: ['server', 'transport'],
-    otel: { name: 'toolhive_mcp_active_connections', unit: '1' },
+    otel: { name: 'toolhive_mcp_active_connections', unit: '{connection}' },
   },
   sessions: {
     name: 'toolhive_mcp_sessions',
     type: 'gauge',
     help: 'Live MCP client sessions, by transport.',
     labels: ['server', 'transport'],
-    otel: { name: 'toolhive_mcp_sessions', unit: '1' },
+    otel: { name: 'toolhive_mcp_sessions', unit: '{session}' },
   },
   inFlight: {
     name: 'toolhive_mcp_inflight_requests',
     type: 'gauge',
     help: 'Requests sent to the backend and not yet answered.',
     labels: ['server'],
-    otel: { name: 'toolhive_mcp_inflight_requests', unit: '1' },
+    otel: { name: 'toolhive_mcp_inflight_requests', unit: '{request}' },
   },
   backendUp: {
     name: 'toolhive_mcp_backend_up',
     type: 'gauge',
     help: '1 when the backend is connected and its MCP handshake is done, else 0.',
     labels: ['server', 'backend'],
-    otel: { name: 'toolhive_mcp_backend_up', unit: '1' },
+    otel: { name: 'toolhive_mcp_backend_up', unit: '' },
   },
   backendRestarts: {
     name: 'toolhive_mcp_backend_restarts_total',
     type: 'counter',
     help: 'Times the backend was lost and had to be recovered (child exit, container restart, dropped attach).',
     labels: ['server', 'backend', 'reason'],
-    otel: { name: 'toolhive_mcp_backend_restarts', unit: '1' },
+    otel: { name: 'toolhive_mcp_backend_restarts', unit: '{restart}' },
   },
 } as const satisfies Record<string, MetricDefinition>;
 

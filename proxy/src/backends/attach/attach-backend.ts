@@ -133,7 +133,6 @@ export class AttachBackend implements StreamBackend {
 
   send(message: string): boolean {
     if (this.current !== 'ready' || !this.connection) return false;
-    this.probe?.sent();
     return this.connection.write(message);
   }
 

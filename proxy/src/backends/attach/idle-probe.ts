@@ -2,11 +2,13 @@
  * Liveness of a quiet attach. A connection can die without a close reaching the proxy (a NAT or
  * load balancer dropping idle flows, a half-open TCP connection), and the kubelet closes v4
  * streams that carry no stdin or stdout for its streaming idle timeout, while WebSocket pings do
- * not count as activity (ATTACH.md). So after `idleMs` without traffic the backend writes an MCP
- * `ping` to the server's stdin (the write keeps the stream active, the reply proves the whole
- * path) and sends a WebSocket ping (its pong proves the path even while the server is too busy to
- * answer). Neither within `timeoutMs` means the connection is dead. Whether the *process* lives is
- * the pod watch's business, not this probe's.
+ * not count as activity (ATTACH.md). So after `idleMs` in which nothing came back (stdout or a
+ * pong) the backend writes an MCP `ping` to the server's stdin (the write keeps the stream active,
+ * the reply proves the whole path) and sends a WebSocket ping (its pong proves the path even while
+ * the server is too busy to answer). Neither within `timeoutMs` means the connection is dead.
+ * Writes do not count as proof: a half-open connection takes them without complaint, so clients
+ * that keep sending must not keep a dead connection "ready". Whether the *process* lives is the
+ * pod watch's business, not this probe's.
  *
  * The probe's id is the backend's own, so its reply is taken out of the stream before the
  * multiplexer sees it.
@@ -29,8 +31,7 @@ export interface IdleProbeOptions {
 
 export class IdleProbe {
   private readonly options: IdleProbeOptions;
-  private lastTraffic: number;
-  private lastReceived = -Infinity;
+  private lastReceived: number;
   private probeSentAt = 0;
   private timer: unknown;
   private outstanding: string | undefined;
@@ -39,13 +40,13 @@ export class IdleProbe {
 
   constructor(options: IdleProbeOptions) {
     this.options = options;
-    this.lastTraffic = options.clock.now();
+    this.lastReceived = options.clock.now();
   }
 
   start(): void {
     if (this.options.idleMs <= 0) return;
     this.running = true;
-    this.lastTraffic = this.options.clock.now();
+    this.lastReceived = this.options.clock.now();
     this.schedule(this.options.idleMs);
   }
 
@@ -55,14 +56,9 @@ export class IdleProbe {
     this.options.clock.clearTimeout(this.timer);
   }
 
-  /** A stdin write: cheap, called on the hot path. */
-  sent(): void {
-    this.lastTraffic = this.options.clock.now();
-  }
-
-  /** Stdout from the server, or a pong: proof the connection is alive even when the probe's own reply is slow. */
+  /** Stdout from the server, or a pong: proof the connection is alive even when the probe's own reply is slow. Cheap, called on the hot path. */
   received(): void {
-    this.lastTraffic = this.lastReceived = this.options.clock.now();
+    this.lastReceived = this.options.clock.now();
   }
 
   /** True when `line` is the reply to a probe (and must not reach the multiplexer). */
@@ -99,7 +95,7 @@ export class IdleProbe {
       );
       return;
     }
-    const quietFor = this.options.clock.now() - this.lastTraffic;
+    const quietFor = this.options.clock.now() - this.lastReceived;
     if (quietFor < this.options.idleMs) {
       this.schedule(this.options.idleMs - quietFor);
       return;
