@@ -1,8 +1,8 @@
 /**
  * What actually reaches the backend, seen by a server that records every line it receives: one
  * handshake for many clients, no `ping` or `notifications/initialized` from clients, unique ids,
- * cancellations for timed-out and abandoned requests, and exact routing of a server request that
- * carries its caller's progress token.
+ * cancellations for timed-out and abandoned requests, exact routing of a server request that
+ * carries its caller's progress token, and a refusal (never a guess) for one that could be anyone's.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -64,20 +64,39 @@ describe('what reaches the backend', () => {
     await waitFor(() => received().some((m) => m.method === 'notifications/cancelled' && m.params.requestId === hangs.at(-1).id), 2_000, 'cancellation received');
   });
 
-  it.each([
-    ['carrying its caller’s progress token', true],
-    ['without any hint, by the order of their causes', false],
-  ])('routes server requests %s to the right clients, with many callers at once', async (_, withProgress) => {
+  it('routes server requests carrying their caller’s progress token to the right clients, with many callers at once', async () => {
     const clients = await Promise.all(Array.from({ length: 6 }, (_, i) => connectClient(proxy, { name: `asker-${i}`, sampling: true })));
     try {
       clients.forEach((client, i) =>
         client.setRequestHandler(CreateMessageRequestSchema, async () => ({ model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: `client ${i}` } })),
       );
-      const options = withProgress ? { onprogress: () => {}, timeout: 5_000 } : { timeout: 5_000 };
-      const results = await Promise.all(clients.map((client) => client.callTool({ name: 'ask', arguments: {} }, undefined, options)));
+      const results = await Promise.all(clients.map((client) => client.callTool({ name: 'ask', arguments: {} }, undefined, { onprogress: () => {}, timeout: 5_000 })));
       results.forEach((result, i) => expect(textOf(result)).toBe(`client ${i}`));
     } finally {
       await Promise.all(clients.map((client) => client.close()));
+    }
+  });
+
+  it('never guesses: without a hint, a server request is refused while two able sessions have requests in flight, and delivered when one has', async () => {
+    const [a, b] = await Promise.all(['a', 'b'].map((name) => connectClient(proxy, { name, sampling: true })));
+    const asked: string[] = [];
+    a.setRequestHandler(CreateMessageRequestSchema, async () => { asked.push('a'); return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: 'client a' } }; });
+    b.setRequestHandler(CreateMessageRequestSchema, async () => { asked.push('b'); return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: 'client b' } }; });
+    try {
+      // GIVEN a's call in flight that asks nothing
+      const hanging = a.callTool({ name: 'hang', arguments: {} }, undefined, { timeout: 250 }).catch((error: Error) => error);
+      await waitFor(() => proxy.proxy.mux!.inFlight === 1, 2_000, 'a in flight');
+      // WHEN b's call makes the server ask, with no progress token: a or b could be meant
+      const ambiguous = await b.callTool({ name: 'ask', arguments: {} }, undefined, { timeout: 5_000 });
+      // THEN the server is told why, and neither client saw the request
+      expect(textOf(ambiguous)).toContain('cannot tell which client sampling/createMessage is for: 2 sessions able to answer have requests in flight');
+      expect(asked).toEqual([]);
+      await hanging;
+      // AND once only b has a request in flight, its request is delivered to b
+      expect(textOf(await b.callTool({ name: 'ask', arguments: {} }, undefined, { timeout: 5_000 }))).toBe('client b');
+      expect(asked).toEqual(['b']);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
     }
   });
 });

@@ -119,7 +119,12 @@ describe.each(backends)('proxy streams over the $name backend', (fixture) => {
   it('answers the server with an error when no client can sample', async () => {
     const plain = await connect({ name: 'no-sampling' });
     const others = clients.filter((client) => client !== plain);
-    await Promise.all(others.map((client) => client.close()));
+    // Ended, not only closed: a closed client's Streamable HTTP session lives on until DELETE or expiry.
+    await Promise.all(others.map(async (client) => {
+      const transport = client.transport as { terminateSession?: () => Promise<void> } | undefined;
+      await transport?.terminateSession?.();
+      await client.close();
+    }));
     clients.splice(0, clients.length, plain);
     const result = await plain.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } });
     expect(result.isError).toBe(true);

@@ -84,7 +84,11 @@ export class Multiplexer {
       clock: deps.clock,
       logger: deps.logger,
       timeoutMs: limits.requestTimeoutMs,
-      rootsHint: () => (this.rootsHint?.closed ? undefined : this.rootsHint),
+      takeRootsHint: () => {
+        const hint = this.rootsHint;
+        this.rootsHint = undefined;
+        return hint?.closed ? undefined : hint;
+      },
     });
     this.notificationRoutes = {
       pending: this.pending,

@@ -2,16 +2,19 @@
  * Requests from the server to a client (`sampling/createMessage`, `elicitation/create`,
  * `roots/list`, ...) and their answers.
  *
- * Over one stdio stream a server request carries no session, so the proxy attributes it:
+ * Over one stdio stream a server request carries no session. A request delivered to the wrong client
+ * shows that client another's data (a sampling prompt) and lets it answer for them, so the proxy
+ * delivers one only on evidence, among the sessions able to answer (they declared the capability):
  * 1. a `progressToken` in its `_meta` that belongs to a request in flight → that request's session
  *    (and its exchange, when that exchange can carry it);
- * 2. `roots/list` right after a session announced `notifications/roots/list_changed` → that session;
- * 3. the oldest request in flight (a `tools/call` first) from a session able to answer (it declared
- *    the capability) that has not caused a server request yet: a server reads requests in order and
- *    asks while handling them, so its requests come in the order of their causes;
- * 4. otherwise the only session able to answer.
- * If no session can answer, the server gets a JSON-RPC error at once, never silence. The request's id
- * is rewritten to a proxy-unique one and mapped back when the client answers.
+ * 2. `roots/list` as the first server request after a session announced
+ *    `notifications/roots/list_changed` → that session;
+ * 3. exactly one of them has requests in flight → that session (a server asks while handling a
+ *    request), on the exchange of its oldest `tools/call` when that exchange can carry it;
+ * 4. none has requests in flight and exactly one exists → that session.
+ * Anything else is ambiguous: the server gets a JSON-RPC error at once naming why, never a guess and
+ * never silence; the same when no session can answer. The request's id is rewritten to a
+ * proxy-unique one and mapped back when the client answers.
  */
 import type { Clock, StreamBackend } from '../backends/types.ts';
 import { errorResponse, METHOD_NOT_FOUND, REQUEST_TIMEOUT, BACKEND_UNAVAILABLE, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.ts';
@@ -40,14 +43,12 @@ export interface ServerRequestDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly timeoutMs: number;
-  /** The session that last sent `notifications/roots/list_changed`. */
-  readonly rootsHint: () => Session | undefined;
+  /** The session that last sent `notifications/roots/list_changed`, once: the hint is used up by the first `roots/list`. */
+  readonly takeRootsHint: () => Session | undefined;
 }
 
 export class ServerRequestRouter {
   private readonly routes = new Map<number, Route>();
-  /** Client requests already credited with causing a server request. */
-  private readonly attributed = new WeakSet<Pending>();
   private nextId = 1;
   private readonly deps: ServerRequestDeps;
 
@@ -59,50 +60,44 @@ export class ServerRequestRouter {
     return this.routes.size;
   }
 
-  private pick(message: JsonRpcMessage): { session: Session; exchange?: Exchange } | undefined {
-    const capability = CAPABILITY_OF[message.method!];
+  private pick(message: JsonRpcMessage): { session: Session; exchange?: Exchange } | string {
+    const method = message.method!;
+    const capability = CAPABILITY_OF[method];
     const capable = (session: Session): boolean => !session.closed && (capability === undefined || session.capabilities[capability]);
     const related = this.deps.pending.get(message.params?._meta?.progressToken);
     if (related?.session && capable(related.session)) return { session: related.session, exchange: related.exchange };
-    const hint = this.deps.rootsHint();
-    if (message.method === 'roots/list' && hint && capable(hint)) return { session: hint };
-    const cause = this.likelyCause(capable);
-    if (cause) {
-      this.attributed.add(cause);
-      return { session: cause.session!, exchange: cause.exchange };
-    }
-    let only: Session | undefined;
-    for (const session of this.deps.sessions.values()) {
-      if (!capable(session)) continue;
-      if (only) return undefined;
-      only = session;
-    }
-    return only ? { session: only } : undefined;
-  }
-
-  /**
-   * The oldest client request in flight, from a session able to answer, that has not been credited
-   * with a server request yet; `tools/call` first (tools are what ask clients for things). A server
-   * handles requests in the order it reads them and asks while handling them, so its requests arrive
-   * in the order of the requests that caused them.
-   */
-  private likelyCause(capable: (session: Session) => boolean): Pending | undefined {
-    let fallback: Pending | undefined;
+    const hint = method === 'roots/list' ? this.deps.takeRootsHint() : undefined;
+    if (hint && capable(hint)) return { session: hint };
+    // Each capable session with requests in flight, and its oldest request (a tools/call first).
+    const busy = new Map<Session, Pending>();
     for (const pending of this.deps.pending.values()) {
-      if (!pending.session || this.attributed.has(pending) || !capable(pending.session)) continue;
-      if (pending.method === 'tools/call') return pending;
-      fallback ??= pending;
+      const session = pending.session;
+      if (!session || !capable(session)) continue;
+      const first = busy.get(session);
+      if (!first || (first.method !== 'tools/call' && pending.method === 'tools/call')) busy.set(session, pending);
     }
-    return fallback;
+    if (busy.size === 1) {
+      const [[session, cause]] = busy;
+      return { session, exchange: cause.exchange };
+    }
+    if (busy.size > 1) {
+      return `cannot tell which client ${method} is for: ${busy.size} sessions able to answer have requests in flight and it carries ` +
+        'no progress token of theirs; the proxy does not guess, as a wrong guess would show one client another\'s data';
+    }
+    const idle = [...this.deps.sessions.values()].filter(capable);
+    if (idle.length === 1) return { session: idle[0]! };
+    return idle.length === 0
+      ? `no connected client can answer ${method}`
+      : `cannot tell which client ${method} is for: ${idle.length} sessions can answer and none has a request in flight`;
   }
 
   /** A request from the server: deliver it to a client, or answer the server with an error. */
   route(message: JsonRpcMessage): void {
     const target = this.pick(message);
     const backendId = message.id as JsonRpcId;
-    if (!target) {
-      this.deps.logger.warn('server request with no client able to answer', { method: message.method });
-      this.deps.backend.send(errorResponse(backendId, METHOD_NOT_FOUND, `no connected client can answer ${message.method}`));
+    if (typeof target === 'string') {
+      this.deps.logger.warn('server request not delivered', { method: message.method, reason: target });
+      this.deps.backend.send(errorResponse(backendId, METHOD_NOT_FOUND, target));
       return;
     }
     const route: Route = {
