@@ -53,7 +53,9 @@ describe('the default app', () => {
 
   test('every object has an explicit name and the app.kubernetes.io labels', () => {
     for (const obj of objects) {
-      expect(obj.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+      // RBAC objects shared across namespaces are "<namespace>:<name>", as Kubernetes' own system: ones.
+      const name = /Role/.test(obj.kind) ? obj.metadata.name.replace(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?:/, '') : obj.metadata.name;
+      expect([id(obj), name]).toEqual([id(obj), expect.stringMatching(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)]);
       for (const label of ['app.kubernetes.io/name', 'app.kubernetes.io/part-of', 'app.kubernetes.io/managed-by']) {
         expect([id(obj), label, typeof obj.metadata.labels?.[label]]).toEqual([id(obj), label, 'string']);
       }
@@ -71,7 +73,7 @@ describe('the default app', () => {
 
   test('every Role and ClusterRole grants exactly attach to its own server pod, nothing more', () => {
     const roles = objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole');
-    expect(roles.map(id)).toEqual(['Role mcp-servers/mcp-fetch-proxy', 'ClusterRole /mcp-team-a-everything-proxy']);
+    expect(roles.map(id)).toEqual(['Role mcp-servers/mcp-fetch-proxy', 'ClusterRole /team-a:mcp-everything-proxy']);
     for (const role of roles) {
       const server = role.metadata.labels!['app.kubernetes.io/instance']!;
       expect(role.rules).toEqual([
@@ -86,7 +88,7 @@ describe('the default app', () => {
     const bindings = objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding');
     expect(bindings.map((b) => [id(b), b.roleRef.kind, b.roleRef.name, b.subjects])).toEqual([
       ['RoleBinding mcp-servers/mcp-fetch-proxy', 'Role', 'mcp-fetch-proxy', [{ kind: 'ServiceAccount', name: 'mcp-fetch-proxy', namespace: 'mcp-servers' }]],
-      ['RoleBinding team-a/mcp-everything-proxy', 'ClusterRole', 'mcp-team-a-everything-proxy', [{ kind: 'ServiceAccount', name: 'mcp-everything-proxy', namespace: 'team-a' }]],
+      ['RoleBinding team-a/team-a:mcp-everything-proxy', 'ClusterRole', 'team-a:mcp-everything-proxy', [{ kind: 'ServiceAccount', name: 'mcp-everything-proxy', namespace: 'team-a' }]],
     ]);
   });
 
