@@ -54,7 +54,7 @@ describe('the default app', () => {
   test('every object has an explicit name and the app.kubernetes.io labels', () => {
     for (const obj of objects) {
       // RBAC objects shared across namespaces are "<namespace>:<name>", as Kubernetes' own system: ones.
-      const name = /Role/.test(obj.kind) ? obj.metadata.name.replace(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?:/, '') : obj.metadata.name;
+      const name = /Role/.test(obj.kind) ? (obj.metadata.name ?? '').replace(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?:/, '') : obj.metadata.name;
       expect([id(obj), name]).toEqual([id(obj), expect.stringMatching(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)]);
       for (const label of ['app.kubernetes.io/name', 'app.kubernetes.io/part-of', 'app.kubernetes.io/managed-by']) {
         expect([id(obj), label, typeof obj.metadata.labels?.[label]]).toEqual([id(obj), label, 'string']);
