@@ -57,7 +57,7 @@ export interface AttachBackendConfig {
   /** Path of a kubeconfig for runs outside a cluster. @default in-cluster ServiceAccount credentials */
   readonly kubeconfig?: string;
   /**
-   * WebSocket subprotocol: `v5.channel.k8s.io`, `v4.channel.k8s.io`, or `auto`: offer v4 alone first
+   * WebSocket subprotocol: `v5` (`v5.channel.k8s.io`), `v4` (`v4.channel.k8s.io`), or `auto`: offer v4 alone first
    * (the apiserver translates any connection that offers v5 through SPDY, which measured ~60% slower),
    * and fall back to v5 when the server refuses v4.
    * @default "auto"
@@ -65,7 +65,7 @@ export interface AttachBackendConfig {
   readonly protocol?: 'v5' | 'v4' | 'auto';
   /** Re-attach backoff. @default {initialDelayMs: 250, maxDelayMs: 10000} */
   readonly reconnect?: BackoffConfig;
-  /** A connection with no traffic for this long is probed with an MCP ping; 0 disables. @default 30000 */
+  /** A connection that received nothing for this long (writes do not count) is probed with an MCP ping; 0 disables. @default 30000 */
   readonly idleProbeMs?: number;
 }
 
