@@ -45,7 +45,12 @@ describe('McpArgoCdApplication', () => {
         project: 'default',
         source: { repoURL: 'https://github.com/org/repo.git', targetRevision: 'main', path: 'dist' },
         destination: { server: 'https://kubernetes.default.svc' },
-        syncPolicy: { automated: { prune: true, selfHeal: true }, syncOptions: ['CreateNamespace=false', 'PruneLast=true'] },
+        syncPolicy: {
+          automated: { prune: true, selfHeal: true },
+          // A failed automated sync is tried again for the same commit only with a retry policy.
+          retry: { limit: 10, backoff: { duration: '10s', factor: 2, maxDuration: '5m' } },
+          syncOptions: ['CreateNamespace=false', 'PruneLast=true'],
+        },
       },
     });
   });
@@ -62,6 +67,7 @@ describe('McpArgoCdApplication', () => {
     expect(app.spec.project).toBe('platform');
     expect(app.spec.destination).toEqual({ server: 'https://prod.example.com' });
     expect(app.spec.syncPolicy.automated).toBeUndefined();
+    expect(app.spec.syncPolicy.retry).toBeUndefined();
   });
 
   test('directories of CRD kinds are synced as further sources, skipped at dry-run until their CRD exists', () => {

@@ -90,6 +90,7 @@ describe('ObservabilityStack props', () => {
       expect(app.metadata.namespace).toBe('gitops');
       expect(app.spec.project).toBe('platform');
       expect(app.spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
+      expect(app.spec.syncPolicy.retry).toEqual({ limit: 10, backoff: { duration: '10s', factor: 2, maxDuration: '5m' } });
       expect(app.spec.syncPolicy.syncOptions).toContain('CreateNamespace=true');
     }
     const kps = one(out, 'Application', 'kube-prometheus-stack');
