@@ -2,9 +2,13 @@
  * The attach backend's lifecycle against the emulated API server, with a real server-everything
  * behind it: waiting for the pod, dropped connections, container restarts, replaced pods, 403s.
  */
-import { describe, expect, jest, test } from '@jest/globals';
-import { startKubeApiEmulator, type KubeApiEmulatorOptions } from '../support/kube-api-emulator/index.ts';
-import { attachTestEnv, BackendHarness, isDown, isUp } from './harness.ts';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import { startKubeApiEmulator, type KubeApiEmulator, type KubeApiEmulatorOptions } from '../support/kube-api-emulator/index.ts';
+import { waitFor } from '../support/proxy-harness.ts';
+import { attachTestEnv, BackendHarness, isDown, isNewProcessUp, isUp } from './harness.ts';
 
 jest.setTimeout(40_000);
 
@@ -15,6 +19,37 @@ async function setUp(options: KubeApiEmulatorOptions = {}, ...config: Constructo
   env.harness = new BackendHarness(env.kube, ...config);
   return env.harness;
 }
+
+/**
+ * A kubeconfig for `kube` whose user is an exec credential plugin, as with cloud or OIDC logins: a
+ * real shell script that prints an ExecCredential with the emulator's token (already expired, so
+ * the library runs it for every request), or fails like a plugin whose login has lapsed.
+ */
+async function credentialPlugin(kube: KubeApiEmulator): Promise<{ kubeconfig: string; fail(): Promise<void>; recover(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'credential-plugin-'));
+  dirs.push(dir);
+  const failFlag = join(dir, 'fail');
+  const script = join(dir, 'credential-plugin.sh');
+  const credential = JSON.stringify({
+    apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential',
+    status: { token: kube.token, expirationTimestamp: '2000-01-01T00:00:00Z' },
+  });
+  await writeFile(script, [
+    '#!/bin/sh',
+    `if [ -e '${failFlag}' ]; then echo "login required: run 'cloud auth login'" >&2; exit 1; fi`,
+    `printf '%s' '${credential}'`,
+  ].join('\n') + '\n', { mode: 0o755 });
+  const config = JSON.parse(await readFile(kube.kubeconfigPath, 'utf8')) as { users: { user: unknown }[] };
+  config.users[0]!.user = { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: script, args: [], interactiveMode: 'Never' } };
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(kubeconfig, JSON.stringify(config), { mode: 0o600 });
+  return { kubeconfig, fail: () => writeFile(failFlag, ''), recover: () => rm(failFlag) };
+}
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
 
 describe('attach backend lifecycle', () => {
   test('waits while the container is being created, then attaches and carries MCP both ways', async () => {
@@ -107,6 +142,48 @@ describe('attach backend lifecycle', () => {
     const down = await h.waitForStatus((s) => isDown(s) && /403/.test(s.reason));
     expect((down as { reason: string }).reason).toMatch(/missing permission list pods in namespace "mcp-servers"/);
     expect(h.logsMatching(/pod watch forbidden/)[0]).toMatchObject({ level: 'error', missingPermission: expect.stringContaining('list pods') });
+  });
+
+  test('a named pod that does not exist yet: down says so, then it is attached once created', async () => {
+    // GIVEN a config naming a pod the namespace does not have (the GET answers 404)
+    const h = await setUp({}, { pod: 'everything-1' });
+    h.backend.start();
+    // THEN the backend says so instead of staying silent
+    const down = await h.waitForStatus(isDown);
+    expect(down.reason).toBe('no pod everything-1 found');
+    // WHEN the pod is created, the watch reports it and the backend attaches
+    await env.kube!.faults.replacePod({ name: 'everything-1' });
+    const up = await h.waitForStatus(isUp);
+    expect(up).toMatchObject({ newProcess: true, detail: expect.stringContaining('everything-1') });
+  });
+
+  test('a kubeconfig credential plugin that fails on a watch reconnect: logged, retried, the watch comes back', async () => {
+    // GIVEN a kubeconfig whose user is an exec credential plugin (a real script; no cached token)
+    env.kube = await startKubeApiEmulator();
+    const plugin = await credentialPlugin(env.kube);
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown): void => { rejections.push(reason); };
+    process.on('unhandledRejection', onRejection);
+    try {
+      const h = env.harness = new BackendHarness(env.kube, { kubeconfig: plugin.kubeconfig });
+      await h.start();
+      // WHEN the plugin starts failing and the apiserver ends the watch (its watch timeout)
+      await plugin.fail();
+      expect(env.kube.faults.endWatches()).toBe(1);
+      // THEN the failed reconnect is one more watch failure: logged with the plugin's message, retried
+      await waitFor(() => h.logsMatching(/^pod watch failed$/).length >= 2, 15_000, 'two failed watch attempts');
+      expect(h.logsMatching(/^pod watch failed$/)[0]).toMatchObject({ level: 'warn', error: "login required: run 'cloud auth login'" });
+      // AND once the plugin works again the watch is back: a container restart is seen as a new process
+      await plugin.recover();
+      await waitFor(() => env.kube!.openWatches() === 1, 15_000, 'the pod watch to reopen');
+      const before = h.statuses.length;
+      await env.kube.faults.killContainer();
+      const up = await h.waitForStatus(isNewProcessUp, before);
+      expect(up.detail).toContain('restartCount 1');
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
   });
 
   test('a named pod needs only get and watch, limited by resourceNames (watched with a fieldSelector)', async () => {

@@ -32,6 +32,8 @@ export interface ApiContext {
   readonly store: PodStore;
   readonly policy: AccessPolicy;
   readonly attach: AttachEndpoint;
+  /** Open watch responses, for `faults.endWatches`. */
+  readonly watches: Set<ServerResponse>;
   findPod(namespace: string, name: string): EmulatedPod | undefined;
 }
 
@@ -104,8 +106,10 @@ function serveWatch(
   }
   const timeoutSeconds = Number(url.searchParams.get('timeoutSeconds') ?? 0);
   const timer = timeoutSeconds > 0 ? setTimeout(() => res.end(), timeoutSeconds * 1000) : undefined;
+  ctx.watches.add(res);
   const end = (): void => {
     unsubscribe();
+    ctx.watches.delete(res);
     if (timer) clearTimeout(timer);
   };
   req.on('close', end);

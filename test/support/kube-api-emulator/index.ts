@@ -16,6 +16,7 @@
  *   kube.faults.forbid('get', 'pods/attach');             // 403 with an RBAC-style Status naming the permission
  *   kube.faults.setProtocols(['v4']);                     // a server without v5.channel.k8s.io
  *   kube.faults.setToken('new-token');                    // a rotated token: only the new one is accepted
+ *   kube.faults.endWatches();                             // every watch ends, as at the apiserver's watch timeout
  *   kube.initializeCount();                               // `initialize` requests that reached the process's stdin
  *   await kube.stop();
  *
@@ -104,6 +105,8 @@ export interface KubeApiEmulator {
   waitForRunning(timeoutMs?: number): Promise<ContainerProcess>;
   /** Open attach sessions. */
   attachSessions(): readonly AttachSession[];
+  /** Pod watches open now. */
+  openWatches(): number;
   /** Subprotocol of every upgrade so far. */
   negotiatedProtocols(): readonly ChannelProtocol[];
   /** `initialize` requests that reached any process's stdin, over all pods and restarts. */
@@ -125,6 +128,8 @@ export interface KubeApiEmulator {
     setProtocols(protocols: readonly ('v5' | 'v4')[]): void;
     /** Accepts only `token` from now on (a rotated token; the old one, and the kubeconfig, get 401). */
     setToken(token: string): void;
+    /** Ends every open watch normally, as the apiserver does when a watch's timeout is up; returns how many. */
+    endWatches(): number;
   };
   stop(): Promise<void>;
 }
@@ -159,7 +164,7 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
     resourceNames: () => (options.resourceNamesOnly ? [current().spec.name] : undefined),
   };
   const ctx: ApiContext = {
-    store, policy, attach,
+    store, policy, attach, watches: new Set(),
     findPod: (ns, name) => [...pods].reverse().find((p) => p.spec.namespace === ns && p.spec.name === name && p.object),
   };
   const dir = await mkdtemp(join(tmpdir(), 'kube-api-emulator-'));
@@ -194,6 +199,7 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
       }
     },
     attachSessions: () => attach.open,
+    openWatches: () => ctx.watches.size,
     negotiatedProtocols: () => attach.negotiated,
     initializeCount: () => pods.flatMap((p) => p.processes).reduce((sum, p) => sum + p.initializeCount, 0),
     faults: {
@@ -226,6 +232,11 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
       allow: (verb, resource) => { policy.denied.delete(`${verb} ${resource}`); },
       setProtocols: (next) => { protocols = toProtocols(next); },
       setToken: (next) => { policy.token = next; },
+      endWatches: () => {
+        const open = [...ctx.watches];
+        for (const res of open) res.end();
+        return open.length;
+      },
     },
     stop: async () => {
       attach.closeAll();

@@ -78,7 +78,8 @@ const BODY_EXCERPT_CHARS = 200;
  * `Message:` line and the start of a text body, on one line, without the headers.
  */
 function apiExceptionMessage(message: string, body: unknown): string {
-  if (!message.startsWith('HTTP-Code: ')) return message;
+  // Anything else on one line too: a credential plugin's error is its stderr, newline and all.
+  if (!message.startsWith('HTTP-Code: ')) return message.replace(/\s+/g, ' ').trim();
   const line = /^Message: (.*)$/m.exec(message)?.[1]?.trim() || message.split('\n', 1)[0]!;
   const text = typeof body === 'string' ? body.replace(/\s+/g, ' ').trim() : '';
   if (!text) return line;

@@ -43,14 +43,21 @@ export class PodWatch {
     const list = target.pod ? getAsList(core, target.namespace, target.pod) : () => core.listNamespacedPod({
       namespace: target.namespace, ...(target.labelSelector ? { labelSelector: target.labelSelector } : {}),
     });
-    this.informer = new ListWatch<V1Pod>(
-      `/api/v1/namespaces/${target.namespace}/pods`, new Watch(kc), list, false, target.labelSelector, fieldSelector,
-    );
     const publish = (): void => {
       if (this.stopped) return;
       this.backoff.reset();
       handlers.changed(this.informer.list(target.namespace).map((pod) => viewPod(pod, target.container)));
     };
+    // An empty list adds nothing, so the informer fires no event: say "no such pod" all the same
+    // (after the informer has taken the list in, on the next turn).
+    const listThenPublishEmpty = async (): Promise<V1PodList> => {
+      const result = await list();
+      if (result.items.length === 0) setImmediate(publish);
+      return result;
+    };
+    this.informer = new ListWatch<V1Pod>(
+      `/api/v1/namespaces/${target.namespace}/pods`, new SettledWatch(kc), listThenPublishEmpty, false, target.labelSelector, fieldSelector,
+    );
     this.informer.on('add', publish);
     this.informer.on('update', publish);
     this.informer.on('delete', publish);
@@ -87,6 +94,27 @@ export class PodWatch {
     return verb === 'get'
       ? { verb, resource: 'pods', namespace: this.target.namespace, name: this.target.pod }
       : { verb, resource: 'pods', namespace: this.target.namespace, name: this.target.pod, note: `fieldSelector=metadata.name=${this.target.pod}` };
+  }
+}
+
+/**
+ * The library's `Watch.watch` rejects, instead of calling `done`, when it cannot even make the
+ * request: a kubeconfig's exec or OIDC credential plugin fails, or there is no current cluster.
+ * `ListWatch` calls it from the previous watch's `done` without catching it, so on a reconnect the
+ * rejection went unhandled and ended the process, and on `start()` the watch stopped for good.
+ * Here it is one more watch failure: `done(error)`, after `ListWatch` has taken the controller.
+ */
+class SettledWatch extends Watch {
+  override async watch(
+    path: string, queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void, done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    try {
+      return await super.watch(path, queryParams, callback, done);
+    } catch (error) {
+      setImmediate(() => done(error));
+      return new AbortController();
+    }
   }
 }
 
