@@ -26,6 +26,10 @@ describe('attach backend liveness', () => {
     expect(Date.now() - closedAt).toBeGreaterThanOrEqual(550);
     expect(up.newProcess).toBe(false);
     expect(env.harness.logsMatching(/process still running after a normal-looking close/)).toHaveLength(1);
+    // AND the loss stayed provisional: no cause was named, the same process came back
+    const downs = env.harness.statuses.slice(before).filter(isDown);
+    expect(downs.length).toBeGreaterThanOrEqual(1);
+    for (const down of downs) expect(down).toMatchObject({ provisional: true });
     expect((await env.harness.echo('same process')).result).toMatchObject({ content: [{ text: 'Echo: same process' }] });
     expect(env.kube.initializeCount()).toBe(1);
   });
@@ -46,6 +50,11 @@ describe('attach backend liveness', () => {
     expect(up.detail).toContain('restartCount 1');
     // AND the dead container was never reported up (v5 upgrades first: the backend held `up`)
     expect(env.harness.statuses.slice(before).filter(isUp)).toEqual([up]);
+    // AND every down was provisional until one named the cause the pod showed, before the new `up`
+    const statuses = env.harness.statuses.slice(before, env.harness.statuses.indexOf(up));
+    const settling = statuses.findIndex((s) => isDown(s) && !s.provisional);
+    expect(statuses[settling]).toEqual({ state: 'down', reason: expect.stringMatching(/^container mcp (terminated \(exit code 137|restarted \(restartCount 1\))/) });
+    expect(statuses.slice(0, settling).every((s) => isDown(s) && s.provisional)).toBe(true);
     await env.harness.initialize();
     expect((await env.harness.echo('recovered')).result).toMatchObject({ content: [{ text: 'Echo: recovered' }] });
     expect(env.kube.initializeCount()).toBe(2);

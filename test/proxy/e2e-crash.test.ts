@@ -44,6 +44,8 @@ describe.each(backends)('server crash under the $name backend', (fixture) => {
     );
     after.forEach((reply, i) => expect(reply.json().result.content[0].text).toBe(`Echo: after-${i}`));
     expect(proxy.proxy.mux!.inFlight).toBe(0);
+    // One restart, counted once, under the cause (a killed container, not a lost connection).
+    expect(await restartsByReason()).toEqual({ [proxy.backend.crashReason!]: 1 });
   });
 
   it('reports not ready while the backend is down and lets new requests wait for recovery', async () => {
@@ -54,7 +56,16 @@ describe.each(backends)('server crash under the $name backend', (fixture) => {
     expect([200, 503]).toContain(readyz.status); // it may already have recovered: restarts are fast
     const reply = await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 'w', method: 'tools/call', params: { name: 'echo', arguments: { message: 'waited' } } });
     expect(reply.json().result.content[0].text).toBe('Echo: waited');
-    const metricsText = await proxy.proxy.telemetry.prometheus.registry.metrics();
-    expect(metricsText).toMatch(/toolhive_mcp_backend_restarts_total\{[^}]*reason="[a-z_]+"[^}]*\} [1-9]/);
+    expect(await restartsByReason()).toEqual({ [proxy.backend.crashReason!]: 2 });
   });
+
+  /** `toolhive_mcp_backend_restarts_total` by its `reason` label, from the proxy's registry. */
+  async function restartsByReason(): Promise<Record<string, number>> {
+    const text = await proxy.proxy.telemetry.prometheus.registry.metrics();
+    const counts: Record<string, number> = {};
+    for (const [, reason, value] of text.matchAll(/^toolhive_mcp_backend_restarts_total\{[^}]*reason="([a-z_]+)"[^}]*\} (\d+)$/gm)) {
+      counts[reason!] = Number(value);
+    }
+    return counts;
+  }
 });

@@ -167,6 +167,8 @@ describe('restartReasonLabel', () => {
     ['child killed by signal SIGKILL', 'signal'],
     ['failed to start "x": spawn x ENOENT', 'start_failed'],
     ['container mcp restarted (restartCount 3)', 'container_restart'],
+    ['container mcp terminated (exit code 137, Error)', 'container_restart'],
+    ['container mcp is waiting (CrashLoopBackOff, restartCount 4)', 'container_restart'],
     ['pod fetch-0 replaced', 'pod_replaced'],
     ['attach connection closed', 'connection_lost'],
     ['something else', 'other'],

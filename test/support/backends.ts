@@ -9,6 +9,7 @@
 import type { BackendConfig } from '../../proxy/src/config.ts';
 import type { RunningProxy } from '../../proxy/src/main.ts';
 import type { SpawnBackend } from '../../proxy/src/backends/spawn.ts';
+import type { RestartReason } from '../../proxy/src/telemetry/telemetry.ts';
 import { EVERYTHING_SERVER } from './everything.ts';
 import { startKubeApiEmulator } from './kube-api-emulator/index.ts';
 
@@ -16,6 +17,8 @@ export interface StartedBackend {
   readonly config: BackendConfig;
   /** Kills the MCP server process (not the proxy) with SIGKILL; the backend must notice and recover. */
   crash(proxy: RunningProxy): Promise<void>;
+  /** The `reason` label `toolhive_mcp_backend_restarts_total` gives one `crash()` (the shared fixtures). */
+  readonly crashReason?: RestartReason;
   stop(): Promise<void>;
 }
 
@@ -34,6 +37,7 @@ export const spawnBackend: BackendFixture = {
         if (pid === undefined) throw new Error('spawn backend has no running child');
         process.kill(pid, 'SIGKILL');
       },
+      crashReason: 'signal',
       async stop() {},
     };
   },
@@ -56,6 +60,7 @@ export const attachBackend: BackendFixture = {
       async crash() {
         await kube.faults.killContainer('SIGKILL');
       },
+      crashReason: 'container_restart',
       stop: () => kube.stop(),
     };
   },

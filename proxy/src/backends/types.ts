@@ -20,12 +20,15 @@ import type { Logger } from '../log.ts';
  *   MCP `initialize` handshake again. A re-attach to a live process reports `newProcess: false`.
  * - `down` is reported once per lost connection with a human-readable `reason` that names the
  *   cause ("child exited with code 1", "container mcp restarted (restartCount 3)"). The backend
- *   then recovers on its own (backoff) until `stop()`.
+ *   then recovers on its own (backoff) until `stop()`. While not up it may report `down` again
+ *   when the reason changes. A loss whose cause is not known yet is reported `provisional`; the
+ *   first later `down` that is not provisional names the cause, or, when the same process comes
+ *   back, the next `up` (`newProcess: false`) shows it was the connection.
  * - `stop()` ends the process or connection for good and resolves when it is gone.
  */
 export type BackendStatus =
   | { readonly state: 'up'; readonly newProcess: boolean; readonly detail?: string }
-  | { readonly state: 'down'; readonly reason: string; readonly retryInMs?: number };
+  | { readonly state: 'down'; readonly reason: string; readonly retryInMs?: number; readonly provisional?: true };
 
 export interface StreamBackend {
   /** `spawn` or `attach`: the `backend` label of backend metrics. */

@@ -14,7 +14,7 @@ import type { BackendStatus, Clock } from '../backends/types.ts';
 import type { JsonRpcMessage } from '../jsonrpc.ts';
 import type { Logger } from '../log.ts';
 import { LATEST_PROTOCOL_VERSION } from '../protocol.ts';
-import { restartReasonLabel, type Telemetry } from '../telemetry/telemetry.ts';
+import { restartReasonLabel, type RestartReason, type Telemetry } from '../telemetry/telemetry.ts';
 
 export type LifecycleState = 'connecting' | 'handshaking' | 'ready' | 'down' | 'stopped';
 
@@ -54,6 +54,8 @@ export class BackendLifecycle {
   initResult: Record<string, unknown> | undefined;
   /** The cause of the last loss, kept while recovering so errors say why the backend is not ready. */
   private lastLoss = '';
+  /** A loss reported `provisional`: counted once a later status tells its cause. */
+  private unsettledLoss = false;
   private generation = 0;
   private waiters: Waiter[] = [];
   private retryTimer: unknown;
@@ -82,6 +84,8 @@ export class BackendLifecycle {
   onStatus(status: BackendStatus): void {
     if (this.state === 'stopped') return;
     if (status.state === 'up') {
+      // The same process again: it was the connection. A new one without a named cause: unknown.
+      if (this.unsettledLoss) this.countLoss(status.newProcess ? 'other' : 'connection_lost');
       this.generation += 1;
       if (!status.newProcess && this.initResult) {
         this.becomeReady(false, status.detail);
@@ -95,8 +99,17 @@ export class BackendLifecycle {
     this.reason = status.reason;
     this.lastLoss = status.reason;
     this.transition('down', { reason: status.reason, retryInMs: status.retryInMs });
-    if (wasUp) this.deps.telemetry.backendRestart(restartReasonLabel(status.reason));
+    if (status.provisional) {
+      if (wasUp) this.unsettledLoss = true;
+    } else if (wasUp || this.unsettledLoss) {
+      this.countLoss(restartReasonLabel(status.reason));
+    }
     this.deps.onDown(status.reason);
+  }
+
+  private countLoss(reason: RestartReason): void {
+    this.unsettledLoss = false;
+    this.deps.telemetry.backendRestart(reason);
   }
 
   private handshake(generation: number, detail: string | undefined): void {

@@ -96,7 +96,8 @@ export function toolNamesOf(result: unknown): string[] {
 /** Maps a backend's human-readable `down` reason to a bounded label value. */
 export function restartReasonLabel(reason: string): RestartReason {
   const text = reason.toLowerCase();
-  if (text.includes('container') && text.includes('restart')) return 'container_restart';
+  // The kubelet restarts a container that ended, whichever of these the pod showed first.
+  if (text.includes('container') && (text.includes('restart') || text.includes('terminated'))) return 'container_restart';
   if (text.includes('pod') && (text.includes('replaced') || text.includes('deleted'))) return 'pod_replaced';
   if (text.includes('failed to start')) return 'start_failed';
   if (text.includes('signal')) return 'signal';

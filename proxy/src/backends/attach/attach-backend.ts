@@ -80,6 +80,11 @@ export class AttachBackend implements StreamBackend {
   private handshakePending = false;
   /** A process whose session ended like a normal close: not re-attached until the pod confirms. */
   private suspect: ProcessIdentity | undefined;
+  /**
+   * The process of a loss reported `provisional` (a normal-looking close): until the pod shows what
+   * became of it, or it is attached again, every `down` is provisional too.
+   */
+  private unsettled: ProcessIdentity | undefined;
   private protocolIndex = 0;
   private attempt = 0;
   private upSince = 0;
@@ -166,6 +171,12 @@ export class AttachBackend implements StreamBackend {
 
   private tryAttach(): void {
     if (this.current !== 'waiting-for-pod') return;
+    const change = this.unsettled && describeProcessChange(this.unsettled, this.pod, this.options.container);
+    if (change) {
+      // The pod settles a provisional loss: the process is gone, and this is why.
+      this.unsettled = undefined;
+      this.reportDown(change);
+    }
     const identity = processIdentity(this.pod);
     if (!identity) {
       this.reportDown(describeNotRunning(this.pod, this.options.pod ?? this.options.labelSelector ?? '', this.options.container));
@@ -220,6 +231,7 @@ export class AttachBackend implements StreamBackend {
     this.initialized = identity;
     this.handshakePending = newProcess;
     this.suspect = undefined;
+    this.unsettled = undefined;
     this.clock.clearTimeout(this.suspectTimer);
     this.upSince = this.clock.now();
     this.lastDownReason = undefined;
@@ -298,7 +310,9 @@ export class AttachBackend implements StreamBackend {
     this.transition('lost', { reason });
     if (wasReady) {
       this.lastDownReason = reason;
-      this.onStatusHandler({ state: 'down', reason: `${reason}; ${LOST_OUTPUT_NOTE}` });
+      // After a normal-looking close only the pod can tell a dead process from a dropped session.
+      if (cause === 'maybe-exited') this.unsettled = lostProcess;
+      this.onStatusHandler({ state: 'down', reason: `${reason}; ${LOST_OUTPUT_NOTE}`, ...this.provisional() });
     }
     if (cause === 'connection-lost') {
       this.backOff(reason);
@@ -341,7 +355,11 @@ export class AttachBackend implements StreamBackend {
   private reportDown(reason: string, retryInMs?: number): void {
     if (reason === this.lastDownReason || this.current === 'ready') return;
     this.lastDownReason = reason;
-    this.onStatusHandler({ state: 'down', reason, ...(retryInMs !== undefined ? { retryInMs } : {}) });
+    this.onStatusHandler({ state: 'down', reason, ...(retryInMs !== undefined ? { retryInMs } : {}), ...this.provisional() });
+  }
+
+  private provisional(): { provisional?: true } {
+    return this.unsettled ? { provisional: true } : {};
   }
 
   private receive(chunk: Buffer): void {
