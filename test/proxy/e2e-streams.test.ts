@@ -138,15 +138,41 @@ describe.each(backends)('proxy streams over the $name backend', (fixture) => {
     await waitFor(async () => JSON.stringify(await client.callTool({ name: 'get-roots-list', arguments: {} })).includes('file:///workspace/project'), 5_000, 'roots synced');
   });
 
-  it('cancels a request in the backend when its client cancels it', async () => {
-    const client = await connect();
+  it.each([
+    ['a JSON answer', 'streamable-http', false],
+    ['an SSE answer', 'streamable-http', true],
+    ['the legacy SSE transport', 'sse', false],
+  ] as [string, 'streamable-http' | 'sse', boolean][])('cancels a request in the backend when its client cancels it, and sends it no response (%s)', async (_, transport, withProgress) => {
+    const client = await connect({ transport });
+    const errors: Error[] = [];
+    client.onerror = (error) => errors.push(error);
     const controller = new AbortController();
-    const call = client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 5 } }, undefined, { signal: controller.signal });
+    const call = client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 5 } }, undefined, {
+      signal: controller.signal, ...(withProgress ? { onprogress: () => {} } : {}),
+    });
     await waitFor(() => proxy.proxy.mux!.inFlight === 1, 5_000, 'request in flight');
     controller.abort('user pressed stop');
-    await expect(call).rejects.toThrow();
+    await expect(call).rejects.toThrow('user pressed stop');
     await waitFor(() => proxy.proxy.mux!.inFlight === 0, 2_000, 'in-flight request cleared');
     expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'after cancel' } }))).toBe('Echo: after cancel');
+    // The receiver of a cancellation should not respond: a response would reach the client for an id it has forgotten
+    expect(errors.map(String)).toEqual([]);
+  });
+
+  it('answers a JSON batch without its cancelled request, and a POST whose only request was cancelled with 202', async () => {
+    const session = await rawSession(proxy.mcpUrl, '2025-03-26');
+    const slow = (id: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 5 } } });
+    const cancel = (requestId: string) => rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'stop' } });
+    const batch = rawPost(proxy.mcpUrl, session, [slow('slow'), { jsonrpc: '2.0', id: 'fast', method: 'tools/call', params: { name: 'echo', arguments: { message: 'kept' } } }]);
+    const single = rawPost(proxy.mcpUrl, session, slow('alone'));
+    await waitFor(() => proxy.proxy.mux!.inFlight === 2, 5_000, 'both slow requests in flight');
+    expect((await cancel('slow')).status).toBe(202);
+    expect((await cancel('alone')).status).toBe(202);
+    const batchReply = await batch;
+    expect(batchReply.status).toBe(200);
+    expect(batchReply.json()).toEqual([{ jsonrpc: '2.0', id: 'fast', result: expect.objectContaining({ content: [{ type: 'text', text: 'Echo: kept' }] }) }]);
+    const singleReply = await single;
+    expect([singleReply.status, singleReply.text]).toEqual([202, '']);
   });
 
   it('fans list_changed out to every session', async () => {

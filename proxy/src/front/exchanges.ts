@@ -47,16 +47,31 @@ export class JsonExchange implements Exchange {
     this.received += 1;
     if (!this.batch) this.single = message;
     else (this.many ??= []).push(message);
-    if (this.received < this.expected) return;
+    if (this.received === this.expected) this.end();
+  }
+
+  cancelled(): void {
+    if (this.received >= this.expected) return;
+    this.received += 1;
+    if (this.received === this.expected) this.end();
+  }
+
+  private end(): void {
     if (this.res.headersSent) {
       // Already answered (an error reply from the route): writing again would throw.
       this.onDone();
       return;
     }
-    const body = this.batch ? `[${this.many!.join(',')}]` : this.single!;
-    const length = Buffer.byteLength(body);
-    this.res.writeHead(200, this.headers ? { ...JSON_HEADERS, 'content-length': length, ...this.headers } : { ...JSON_HEADERS, 'content-length': length });
-    this.res.end(body);
+    const body = this.batch ? (this.many ? `[${this.many.join(',')}]` : undefined) : this.single;
+    if (body === undefined) {
+      // Every request in it was cancelled: nothing to answer, as for a POST of notifications.
+      this.res.writeHead(202, this.headers ? { 'content-length': 0, ...this.headers } : { 'content-length': 0 });
+      this.res.end();
+    } else {
+      const length = Buffer.byteLength(body);
+      this.res.writeHead(200, this.headers ? { ...JSON_HEADERS, 'content-length': length, ...this.headers } : { ...JSON_HEADERS, 'content-length': length });
+      this.res.end(body);
+    }
     this.onDone();
   }
 
@@ -85,6 +100,12 @@ export class SseExchange implements Exchange {
     if (this.received >= this.expected) return;
     this.received += 1;
     if (!this.ended) this.res.write(`event: message\ndata: ${message}\n\n`);
+    if (this.received === this.expected) this.end();
+  }
+
+  cancelled(): void {
+    if (this.received >= this.expected) return;
+    this.received += 1;
     if (this.received === this.expected) this.end();
   }
 
@@ -157,6 +178,8 @@ export class StreamExchange implements Exchange {
   respond(message: string): void {
     this.session.deliver(message);
   }
+
+  cancelled(): void {}
 
   relate(message: string): boolean {
     this.session.deliver(message);

@@ -111,7 +111,7 @@ async function handlePost(ctx: FrontContext, req: IncomingMessage, res: ServerRe
   for (let i = 0; i < messages.length; i++) ctx.mux.fromClient(session, messages[i], kinds[i], exchange, req.headers);
 }
 
-const NO_EXCHANGE = { respond: () => {}, relate: () => false };
+const NO_EXCHANGE = { respond: () => {}, cancelled: () => {}, relate: () => false };
 
 async function initialize(ctx: FrontContext, res: ServerResponse, message: JsonRpcMessage, acceptsJson: boolean): Promise<void> {
   if (ctx.draining) return sendError(res, 503, PROXY_OVERLOADED, 'proxy is shutting down', null, { 'retry-after': '1', connection: 'close' });

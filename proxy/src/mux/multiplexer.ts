@@ -224,7 +224,10 @@ export class Multiplexer {
         if (!pending) return;
         const reason = typeof message.params?.reason === 'string' ? message.params.reason : 'cancelled by client';
         this.cancelInBackend(pending, reason);
-        return this.fail(pending, REQUEST_CANCELLED, `request cancelled: ${reason}`, 'error');
+        if (!this.pending.remove(pending)) return;
+        this.report(pending, 'error');
+        pending.span?.end('error', REQUEST_CANCELLED);
+        return pending.exchange?.cancelled();
       }
       case 'notifications/roots/list_changed':
         this.rootsHint = session;

@@ -27,6 +27,11 @@ export interface MessageSink {
  */
 export interface Exchange {
   respond(message: string): void;
+  /**
+   * Its client cancelled one of this exchange's requests: it gets no response (the receiver of a
+   * cancellation should not send one, and the client has forgotten the id), but it is settled.
+   */
+  cancelled(): void;
   /** A progress notification or server request related to a request of this exchange; false if it cannot be carried. */
   relate(message: string): boolean;
 }
