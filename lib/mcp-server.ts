@@ -79,8 +79,10 @@ export interface McpServerProps {
    */
   readonly permissionProfile?: PermissionProfile;
   /**
-   * Pods of the server. Only HTTP transports can have more than one: a stdio server has exactly one
-   * process, attached to by exactly one proxy.
+   * Pods of the server. Only Streamable HTTP can have more than one: a stdio server has exactly one
+   * process, attached to by exactly one proxy, and an SSE session must stay on one pod. The proxy
+   * does not pin a session to a pod, so more than one suits only a server without per-session
+   * state; synth prints a warning.
    * @default 1
    */
   readonly replicas?: number;
@@ -168,6 +170,12 @@ export class McpServer extends Construct {
     }
     if (!transport.isHttp && replicas > 1) {
       throw new McpInputError(name, `replicas ${replicas} on a stdio server: stdio has one process per server and one attacher; use 1, or an HTTP transport (McpTransport.streamableHttp) to scale`);
+    }
+    if (transport.name === 'sse' && replicas > 1) {
+      throw new McpInputError(name, `replicas ${replicas} on an SSE server: an SSE session's stream and its POSTs must reach the same pod, and the proxy reaches the pods through the headless Service without pinning a session to one; use 1, or Streamable HTTP`);
+    }
+    if (transport.name === 'streamable-http' && replicas > 1) {
+      warn(name, `replicas ${replicas}: the proxy reaches the pods through the headless Service and does not pin an MCP session to one pod, so a session's requests land on any of them; run more than one only if the server keeps no per-session state`);
     }
     const volumes = props.volumes ?? [];
     const volumeNames = new Set(['tmp']);

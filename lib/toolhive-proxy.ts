@@ -43,8 +43,9 @@ export interface ToolHiveProxyOptions {
    */
   readonly image?: string;
   /**
-   * Proxy pods. Only HTTP backends can have more than one: a second attacher to a stdio server would
-   * interleave its writes into the same stdin.
+   * Proxy pods. Only Streamable HTTP backends can have more than one: a second attacher to a stdio
+   * server would interleave its writes into the same stdin, and a proxy pod keeps the SSE sessions
+   * it opened in memory.
    * @default 1
    */
   readonly replicas?: number;
@@ -197,6 +198,9 @@ export class ToolHiveProxy extends Construct {
     }
     if (!transport.isHttp && replicas > 1) {
       throw new McpInputError(server, `proxy.replicas ${replicas} on a stdio server: a second attacher would interleave writes into the server's stdin (see docs/ATTACH); use 1, or an HTTP transport to scale`);
+    }
+    if (transport.name === 'sse' && replicas > 1) {
+      throw new McpInputError(server, `proxy.replicas ${replicas} on an SSE server: a proxy pod keeps the SSE sessions it opened in memory, so a POST /messages reaching another pod finds no session; use 1, or Streamable HTTP`);
     }
     const rbacScope = props.rbacScope ?? RbacScope.serverNamespace();
     if (rbacScope.kind === 'namespaces') {

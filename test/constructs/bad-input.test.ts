@@ -28,6 +28,12 @@ describe('McpServer fails', () => {
     expect(() => new ToolHiveProxy(newChart(), 'p', { serverName: 'fetch', replicas: 2 })).toThrow(/mcp server "fetch": proxy.replicas 2 on a stdio server/);
   });
 
+  test('fails on more than one server or proxy replica for an SSE server (its sessions live on one pod)', () => {
+    const sse = McpTransport.sse({ port: 8080 });
+    expect(server({ transport: sse, replicas: 2 })).toThrow(/mcp server "fetch": replicas 2 on an SSE server: .*use 1, or Streamable HTTP/);
+    expect(server({ transport: sse, proxy: { replicas: 2 } })).toThrow(/mcp server "fetch": proxy.replicas 2 on an SSE server: a proxy pod keeps the SSE sessions/);
+  });
+
   test('fails on replicas > 1 for stdio', () => {
     expect(server({ replicas: 2 })).toThrow(/mcp server "fetch": replicas 2 on a stdio server: .*use 1, or an HTTP transport/);
   });

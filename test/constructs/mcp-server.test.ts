@@ -49,7 +49,12 @@ describe('McpServer', () => {
 
   test('HTTP servers expose their port, scale, and accept only their proxy on it', () => {
     const chart = newChart();
-    new McpServer(chart, 'gofetch', { image: 'ghcr.io/x/gofetch:1.0.0', transport: McpTransport.streamableHttp({ port: 9000 }), replicas: 3 });
+    withConsoleWarnings((warnings) => {
+      new McpServer(chart, 'gofetch', { image: 'ghcr.io/x/gofetch:1.0.0', transport: McpTransport.streamableHttp({ port: 9000 }), replicas: 3 });
+      // Sessions are not pinned to a pod: more than one replica is said to suit only a server without session state
+      expect(warnings.mock.calls).toEqual([[expect.stringMatching(new RegExp(
+        `^\\${WARNING_PREFIX} mcp server "gofetch": replicas 3: .*does not pin an MCP session to one pod.*no per-session state$`))]]);
+    });
     const set = find(chart, 'StatefulSet', 'gofetch');
     expect(set.spec.replicas).toBe(3);
     expect(set.spec.template.spec.containers[0].ports).toEqual([{ name: 'mcp', containerPort: 9000, protocol: 'TCP' }]);
