@@ -42,7 +42,9 @@ export function buildApp(): App {
     transport: McpTransport.streamableHttp({ port: 8080 }),
     permissionProfile: PermissionProfile.network(),
     // Reachable from outside through the cluster's shared Gateway (dist/gateway-api/).
-    exposure: Exposure.httpRoute({ gatewayName: 'mcp-gateway', gatewayNamespace: 'gateway-system', hostnames: ['gofetch.mcp.example.com'] }),
+    exposure: Exposure.httpRoute({
+      gatewayName: 'mcp-gateway', gatewayNamespace: 'gateway-system', hostnames: ['gofetch.mcp.example.com'], controllerNamespace: 'gateway-system',
+    }),
     observability,
   });
 

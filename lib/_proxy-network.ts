@@ -4,10 +4,14 @@ import { k8s } from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import { HttpRoute, HttpRouteSpecRulesMatchesPathType } from '../imports/gateway-gateway.networking.k8s.io.ts';
 import { dnsEgressRule, namespaceSelector, peerRule, tcpPorts } from './_network-policy.ts';
-import { checkNamespaceName } from './_validation.ts';
+import { checkNamespaceName, McpInputError } from './_validation.ts';
+import { warn } from './_warnings.ts';
 import type { Exposure } from './exposure.ts';
 import type { McpTransport } from './mcp-transport.ts';
 import type { TelemetryPeer } from './observability-binding.ts';
+
+/** `proxy.clientNamespaces: ["*"]`: every namespace may reach the proxy (a warning at synth). */
+export const EVERY_NAMESPACE = '*';
 
 const HTTP_PORT = 8080;
 const METRICS_PORT = 9464;
@@ -29,15 +33,32 @@ export interface ProxyNetworkInput {
   readonly telemetryEgress: readonly TelemetryPeer[];
 }
 
+/** Who may reach 8080: `clientNamespaces` (by default the proxy's own) and the exposure's controller. */
+function clientPeers(input: ProxyNetworkInput): k8s.NetworkPolicyPeer[] {
+  const listed = input.clientNamespaces ?? [input.namespace];
+  if (listed.includes(EVERY_NAMESPACE)) {
+    if (listed.length > 1) {
+      throw new McpInputError(input.server, `proxy.clientNamespaces [${listed.join(', ')}]: "${EVERY_NAMESPACE}" (every namespace) stands alone`);
+    }
+    warn(input.server, `proxy.clientNamespaces ["${EVERY_NAMESPACE}"]: pods in every namespace may call this server's tools on port 8080`);
+    // An empty namespaceSelector matches every namespace.
+    return [{ namespaceSelector: {} }];
+  }
+  const exposure = input.exposure;
+  if (exposure && !exposure.controllerNamespace) {
+    throw new McpInputError(input.server, 'exposure has no controllerNamespace: name the namespace of the ingress controller or gateway pods, so that only they (and proxy.clientNamespaces) reach port 8080; or set proxy.clientNamespaces ["*"] to admit every namespace');
+  }
+  const namespaces = [...listed, ...(exposure ? [exposure.controllerNamespace!] : [])];
+  if (namespaces.length === 0) {
+    throw new McpInputError(input.server, 'proxy.clientNamespaces is an empty list: no pod could reach the proxy; list namespaces, or leave it out for the proxy\'s own namespace');
+  }
+  namespaces.forEach((ns) => checkNamespaceName(input.server, 'proxy.clientNamespaces', ns));
+  return [...new Set(namespaces)].map((ns) => ({ namespaceSelector: namespaceSelector(ns) }));
+}
+
 export function createProxyNetworkPolicies(scope: Construct, input: ProxyNetworkInput): { ingress: k8s.KubeNetworkPolicy; egress: k8s.KubeNetworkPolicy } {
   checkNamespaceName(input.server, 'proxy.monitoringNamespace', input.monitoringNamespace);
-  const controller = input.exposure?.controllerNamespace;
-  const clientNamespaces = [...(input.clientNamespaces ?? []), ...(controller ? [controller] : [])];
-  clientNamespaces.forEach((ns) => checkNamespaceName(input.server, 'proxy.clientNamespaces', ns));
-  // No list at all means "the cluster": an empty namespaceSelector matches every namespace.
-  const clients: k8s.NetworkPolicyPeer[] = clientNamespaces.length === 0
-    ? [{ namespaceSelector: {} }]
-    : [...new Set(clientNamespaces)].map((ns) => ({ namespaceSelector: namespaceSelector(ns) }));
+  const clients = clientPeers(input);
 
   const scrapers = [{ namespace: input.monitoringNamespace } as TelemetryPeer, ...input.metricsScrapers].map(peerRule);
   const ingress = new k8s.KubeNetworkPolicy(scope, 'IngressPolicy', {

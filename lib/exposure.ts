@@ -13,8 +13,9 @@ export interface IngressExposureOptions {
    */
   readonly tlsSecretName?: string;
   /**
-   * Namespace of the ingress controller: when set, only it may reach the proxy's port 8080.
-   * @default - any pod in the cluster may reach port 8080
+   * Namespace of the ingress controller: it may reach the proxy's port 8080 (beside
+   * `proxy.clientNamespaces`). Required unless `proxy.clientNamespaces` is `["*"]`.
+   * @default - none: synth fails
    */
   readonly controllerNamespace?: string;
 }
@@ -41,8 +42,9 @@ export interface HttpRouteExposureOptions {
    */
   readonly hostnames?: readonly string[];
   /**
-   * Namespace of the gateway's data plane pods: when set, only it may reach the proxy's port 8080.
-   * @default - any pod in the cluster may reach port 8080
+   * Namespace of the gateway's data plane pods: they may reach the proxy's port 8080 (beside
+   * `proxy.clientNamespaces`). Required unless `proxy.clientNamespaces` is `["*"]`.
+   * @default - none: synth fails
    */
   readonly controllerNamespace?: string;
 }

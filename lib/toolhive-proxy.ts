@@ -68,7 +68,8 @@ export interface ToolHiveProxyOptions {
   readonly monitoringNamespace?: string;
   /**
    * Namespaces whose pods may reach port 8080; an exposure's controller namespace is added.
-   * @default - every namespace (or only the exposure's controller namespace when one is given)
+   * `["*"]` admits every namespace, and synth prints a warning.
+   * @default - the proxy's own namespace
    */
   readonly clientNamespaces?: readonly string[];
   /**

@@ -97,11 +97,19 @@ describe('McpServer fails', () => {
   test('fails on an exposure whose hosts the proxy could not allow', () => {
     expect(server({ exposure: Exposure.httpRoute({ gatewayName: 'gw' }) }))
       .toThrow(/mcp server "fetch": exposure HTTPRoute has no hostnames: the proxy accepts only the Host names it is told .* would answer 403 to every request through the Gateway; set hostnames, or list the listener's host names in proxy.extraAllowedHosts/);
-    expect(server({ exposure: Exposure.httpRoute({ gatewayName: 'gw' }), proxy: { extraAllowedHosts: ['mcp.example.com'] } })).not.toThrow();
+    expect(server({ exposure: Exposure.httpRoute({ gatewayName: 'gw', controllerNamespace: 'gw' }), proxy: { extraAllowedHosts: ['mcp.example.com'] } })).not.toThrow();
     expect(server({ exposure: Exposure.httpRoute({ gatewayName: 'gw', hostnames: [] }) })).toThrow(/exposure hostnames is an empty list/);
     expect(server({ exposure: Exposure.httpRoute({ gatewayName: 'gw', hostnames: ['MCP.example.com'] }) })).toThrow(/exposure hostname "MCP.example.com" is not a host name/);
     expect(server({ exposure: Exposure.ingress({ host: 'https://x.example.com/' }) })).toThrow(/exposure host "https:\/\/x.example.com\/" is not a host name: write the bare DNS name/);
-    expect(server({ exposure: Exposure.ingress({ host: '*.example.com' }) })).not.toThrow();
+    expect(server({ exposure: Exposure.ingress({ host: '*.example.com', controllerNamespace: 'ingress-nginx' }) })).not.toThrow();
+  });
+
+  test('fails on client namespaces that would open the proxy wider than asked, or to no one', () => {
+    expect(server({ exposure: Exposure.ingress({ host: 'fetch.example.com' }) }))
+      .toThrow(/mcp server "fetch": exposure has no controllerNamespace: name the namespace of the ingress controller or gateway pods.*or set proxy.clientNamespaces \["\*"\]/);
+    expect(server({ proxy: { clientNamespaces: [] } })).toThrow(/proxy.clientNamespaces is an empty list: no pod could reach the proxy/);
+    expect(server({ proxy: { clientNamespaces: ['*', 'agents'] } })).toThrow(/proxy.clientNamespaces \[\*, agents\]: "\*" \(every namespace\) stands alone/);
+    expect(server({ proxy: { clientNamespaces: ['Agents'] } })).toThrow(/proxy.clientNamespaces "Agents" is not a valid namespace name/);
   });
 
   test('fails on API server CIDRs that are empty or do not parse', () => {

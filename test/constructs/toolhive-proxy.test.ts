@@ -4,6 +4,7 @@ import { Exposure, McpServer, McpTransport, RbacScope, ToolHiveProxy } from '../
 import { renderDist } from '../../lib/dist/write-dist.ts';
 import type { IProxyObservability, ProxyObservabilityTarget } from '../../lib/observability-binding.ts';
 import { find, newChart, objectsOf, withConsoleWarnings } from './_util.ts';
+import { WARNING_PREFIX } from '../../lib/_warnings.ts';
 
 const IMAGE = 'docker.io/mcp/fetch:2025.4.7';
 const config = (chart: ReturnType<typeof newChart>, name = 'mcp-fetch-proxy') => JSON.parse(find(chart, 'ConfigMap', name).data['config.json']);
@@ -117,18 +118,35 @@ describe('ToolHiveProxy', () => {
   });
 
   describe('network policies', () => {
-    test('8080 from the cluster, 9464 from the monitoring namespace; egress DNS and the API server', () => {
+    test('8080 from the proxy\'s own namespace, 9464 from the monitoring namespace; egress DNS and the API server', () => {
       const chart = newChart();
       new McpServer(chart, 'fetch', { image: IMAGE });
       expect(find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-ingress').spec.ingress).toEqual([
-        { from: [{ namespaceSelector: {} }], ports: [{ protocol: 'TCP', port: 8080 }] },
+        { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'mcp' } } }], ports: [{ protocol: 'TCP', port: 8080 }] },
         { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: 9464 }] },
       ]);
       const egress = find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-egress').spec.egress;
       expect(egress[1]).toEqual({ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }] });
     });
 
-    test('an exposure with a controller namespace narrows 8080 to it; monitoring namespace and API CIDRs are configurable', () => {
+    test('client namespaces replace the default; every namespace takes ["*"] and prints a warning', () => {
+      const from = (clientNamespaces: readonly string[]): unknown => {
+        const chart = newChart();
+        new McpServer(chart, 'fetch', { image: IMAGE, proxy: { clientNamespaces } });
+        return find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-ingress').spec.ingress[0].from;
+      };
+      withConsoleWarnings((warnings) => {
+        expect(from(['agents', 'ci'])).toEqual([
+          { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'agents' } } },
+          { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ci' } } },
+        ]);
+        expect(warnings).not.toHaveBeenCalled();
+        expect(from(['*'])).toEqual([{ namespaceSelector: {} }]);
+        expect(warnings.mock.calls).toEqual([[`${WARNING_PREFIX} mcp server "fetch": proxy.clientNamespaces ["*"]: pods in every namespace may call this server's tools on port 8080`]]);
+      });
+    });
+
+    test('an exposure adds its controller namespace to 8080; monitoring namespace and API CIDRs are configurable', () => {
       const chart = newChart();
       new McpServer(chart, 'fetch', {
         image: IMAGE,
@@ -136,7 +154,10 @@ describe('ToolHiveProxy', () => {
         proxy: { monitoringNamespace: 'observability', apiServerCidrs: ['10.0.0.1/32'] },
       });
       const ingress = find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-ingress').spec.ingress;
-      expect(ingress[0].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]);
+      expect(ingress[0].from).toEqual([
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'mcp' } } },
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
+      ]);
       expect(ingress[1].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } } }]);
       expect(find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-egress').spec.egress[1].to).toEqual([{ ipBlock: { cidr: '10.0.0.1/32' } }]);
     });
@@ -172,7 +193,7 @@ describe('ToolHiveProxy', () => {
   describe('exposure', () => {
     test('Ingress with class, host and TLS to the http port; host allowed by the proxy', () => {
       const chart = newChart();
-      new McpServer(chart, 'fetch', { image: IMAGE, exposure: Exposure.ingress({ host: 'fetch.example.com', className: 'nginx', tlsSecretName: 'fetch-tls' }) });
+      new McpServer(chart, 'fetch', { image: IMAGE, exposure: Exposure.ingress({ host: 'fetch.example.com', className: 'nginx', tlsSecretName: 'fetch-tls', controllerNamespace: 'ingress-nginx' }) });
       expect(find(chart, 'Ingress', 'mcp-fetch-proxy').spec).toEqual({
         ingressClassName: 'nginx',
         tls: [{ hosts: ['fetch.example.com'], secretName: 'fetch-tls' }],
@@ -183,7 +204,7 @@ describe('ToolHiveProxy', () => {
 
     test('Gateway API HTTPRoute to the proxy Service', () => {
       const chart = newChart();
-      new McpServer(chart, 'fetch', { image: IMAGE, exposure: Exposure.httpRoute({ gatewayName: 'public', gatewayNamespace: 'gateways', hostnames: ['mcp.example.com'] }) });
+      new McpServer(chart, 'fetch', { image: IMAGE, exposure: Exposure.httpRoute({ gatewayName: 'public', gatewayNamespace: 'gateways', hostnames: ['mcp.example.com'], controllerNamespace: 'gateways' }) });
       expect(find(chart, 'HTTPRoute', 'mcp-fetch-proxy').spec).toEqual({
         parentRefs: [{ name: 'public', namespace: 'gateways' }],
         hostnames: ['mcp.example.com'],
