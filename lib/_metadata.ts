@@ -6,10 +6,13 @@ export const PART_OF = 'toolhive-cdk8s';
 
 export type Component = 'mcp-server' | 'proxy';
 
+/** `app.kubernetes.io/name` of every MCP server pod, whichever server it runs. */
+export const MCP_SERVER_APP_NAME = 'mcp-server';
+
 /** Labels that select a component's pods: immutable once deployed (StatefulSet/Deployment selectors). */
 export function selectorLabels(server: string, component: Component): Record<string, string> {
   return {
-    'app.kubernetes.io/name': component === 'proxy' ? 'toolhive-proxy' : 'mcp-server',
+    'app.kubernetes.io/name': component === 'proxy' ? 'toolhive-proxy' : MCP_SERVER_APP_NAME,
     'app.kubernetes.io/instance': server,
   };
 }

@@ -4,6 +4,7 @@ import { k8s } from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import { HttpRoute, HttpRouteSpecRulesMatchesPathType } from '../imports/gateway-gateway.networking.k8s.io.ts';
 import { dnsEgressRule, namespaceSelector, peerRule, tcpPorts } from './_network-policy.ts';
+import { MCP_SERVER_APP_NAME } from './_metadata.ts';
 import { checkNamespaceName, McpInputError } from './_validation.ts';
 import { warn } from './_warnings.ts';
 import type { Exposure } from './exposure.ts';
@@ -42,19 +43,31 @@ function clientPeers(input: ProxyNetworkInput): k8s.NetworkPolicyPeer[] {
     }
     warn(input.server, `proxy.clientNamespaces ["${EVERY_NAMESPACE}"]: pods in every namespace may call this server's tools on port 8080`);
     // An empty namespaceSelector matches every namespace.
-    return [{ namespaceSelector: {} }];
+    return [{ namespaceSelector: {}, podSelector: NOT_MCP_SERVERS }];
   }
   const exposure = input.exposure;
   if (exposure && !exposure.controllerNamespace) {
     throw new McpInputError(input.server, 'exposure has no controllerNamespace: name the namespace of the ingress controller or gateway pods, so that only they (and proxy.clientNamespaces) reach port 8080; or set proxy.clientNamespaces ["*"] to admit every namespace');
   }
-  const namespaces = [...listed, ...(exposure ? [exposure.controllerNamespace!] : [])];
-  if (namespaces.length === 0) {
+  const controller = exposure?.controllerNamespace;
+  if (listed.length === 0 && !controller) {
     throw new McpInputError(input.server, 'proxy.clientNamespaces is an empty list: no pod could reach the proxy; list namespaces, or leave it out for the proxy\'s own namespace');
   }
-  namespaces.forEach((ns) => checkNamespaceName(input.server, 'proxy.clientNamespaces', ns));
-  return [...new Set(namespaces)].map((ns) => ({ namespaceSelector: namespaceSelector(ns) }));
+  [...listed, ...(controller ? [controller] : [])].forEach((ns) => checkNamespaceName(input.server, 'proxy.clientNamespaces', ns));
+  return [
+    ...[...new Set(listed)].map((ns) => ({ namespaceSelector: namespaceSelector(ns), podSelector: NOT_MCP_SERVERS })),
+    // The controller's pods forward clients from outside; every pod of its namespace may reach 8080.
+    ...(controller ? [{ namespaceSelector: namespaceSelector(controller) }] : []),
+  ];
 }
+
+/**
+ * Clients are any pods but MCP servers: a server that fetches URLs for a model (`network()`) must
+ * not be able to call another server's tools through its proxy, even in the same namespace.
+ */
+const NOT_MCP_SERVERS: k8s.LabelSelector = {
+  matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'NotIn', values: [MCP_SERVER_APP_NAME] }],
+};
 
 export function createProxyNetworkPolicies(scope: Construct, input: ProxyNetworkInput): { ingress: k8s.KubeNetworkPolicy; egress: k8s.KubeNetworkPolicy } {
   checkNamespaceName(input.server, 'proxy.monitoringNamespace', input.monitoringNamespace);

@@ -106,6 +106,23 @@ describe('the default app', () => {
     }
   });
 
+  test('no MCP server pod can reach a proxy, a client pod in the proxy\'s namespace can', () => {
+    const proxies = podTemplates(objects).filter(({ template }) => template.metadata.labels['app.kubernetes.io/name'] === 'toolhive-proxy');
+    const servers = podTemplates(objects).filter(({ template }) => template.metadata.labels['app.kubernetes.io/name'] === 'mcp-server');
+    expect(proxies.length).toBeGreaterThanOrEqual(3);
+    expect(servers.length).toBeGreaterThanOrEqual(3);
+    for (const proxy of proxies) {
+      const namespace = proxy.owner.metadata.namespace!;
+      const ingress = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === `${proxy.owner.metadata.name}-ingress`)!;
+      const peersOn8080 = ingress.spec.ingress.filter((rule: any) => rule.ports.some((p: any) => p.port === 8080)).flatMap((rule: any) => rule.from);
+      const reaches = (podNamespace: string, labels: Record<string, string>) => peersOn8080.some((peer: any) => peerSelects(peer, namespace, podNamespace, labels));
+      for (const server of servers) {
+        expect([id(proxy.owner), id(server.owner), reaches(server.owner.metadata.namespace!, server.template.metadata.labels)]).toEqual([id(proxy.owner), id(server.owner), false]);
+      }
+      expect([id(proxy.owner), reaches(namespace, { app: 'agent' })]).toEqual([id(proxy.owner), true]);
+    }
+  });
+
   test('stdio servers accept no ingress at all; HTTP servers only their proxy on their port', () => {
     const policy = (name: string) => objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)!;
     expect(policy('fetch-ingress').spec.ingress).toEqual([]);
@@ -115,3 +132,28 @@ describe('the default app', () => {
     }]);
   });
 });
+
+/**
+ * Whether a NetworkPolicy peer of a policy in `policyNamespace` selects a pod, as the API server
+ * reads it (namespaces are known by their `kubernetes.io/metadata.name` label only).
+ */
+function peerSelects(peer: any, policyNamespace: string, podNamespace: string, labels: Record<string, string>): boolean {
+  if (peer.ipBlock) return false;
+  const namespaceOk = peer.namespaceSelector
+    ? labelSelectorMatches(peer.namespaceSelector, { 'kubernetes.io/metadata.name': podNamespace })
+    : podNamespace === policyNamespace;
+  return namespaceOk && (!peer.podSelector || labelSelectorMatches(peer.podSelector, labels));
+}
+
+function labelSelectorMatches(selector: any, labels: Record<string, string>): boolean {
+  const byLabel = Object.entries(selector.matchLabels ?? {}).every(([key, value]) => labels[key] === value);
+  return byLabel && (selector.matchExpressions ?? []).every((e: any) => {
+    switch (e.operator) {
+      case 'In': return e.values.includes(labels[e.key]);
+      case 'NotIn': return !e.values.includes(labels[e.key]);
+      case 'Exists': return e.key in labels;
+      case 'DoesNotExist': return !(e.key in labels);
+      default: throw new Error(`unknown operator ${e.operator}`);
+    }
+  });
+}

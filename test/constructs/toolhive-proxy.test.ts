@@ -118,11 +118,17 @@ describe('ToolHiveProxy', () => {
   });
 
   describe('network policies', () => {
-    test('8080 from the proxy\'s own namespace, 9464 from the monitoring namespace; egress DNS and the API server', () => {
+    /** A client namespace's peer: any pod there but an MCP server. */
+    const clientsIn = (namespace: string | undefined): unknown => ({
+      namespaceSelector: namespace ? { matchLabels: { 'kubernetes.io/metadata.name': namespace } } : {},
+      podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'NotIn', values: ['mcp-server'] }] },
+    });
+
+    test('8080 from the proxy\'s own namespace but not MCP servers, 9464 from the monitoring namespace; egress DNS and the API server', () => {
       const chart = newChart();
       new McpServer(chart, 'fetch', { image: IMAGE });
       expect(find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-ingress').spec.ingress).toEqual([
-        { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'mcp' } } }], ports: [{ protocol: 'TCP', port: 8080 }] },
+        { from: [clientsIn('mcp')], ports: [{ protocol: 'TCP', port: 8080 }] },
         { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: 9464 }] },
       ]);
       const egress = find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-egress').spec.egress;
@@ -136,12 +142,9 @@ describe('ToolHiveProxy', () => {
         return find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-ingress').spec.ingress[0].from;
       };
       withConsoleWarnings((warnings) => {
-        expect(from(['agents', 'ci'])).toEqual([
-          { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'agents' } } },
-          { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ci' } } },
-        ]);
+        expect(from(['agents', 'ci'])).toEqual([clientsIn('agents'), clientsIn('ci')]);
         expect(warnings).not.toHaveBeenCalled();
-        expect(from(['*'])).toEqual([{ namespaceSelector: {} }]);
+        expect(from(['*'])).toEqual([clientsIn(undefined)]);
         expect(warnings.mock.calls).toEqual([[`${WARNING_PREFIX} mcp server "fetch": proxy.clientNamespaces ["*"]: pods in every namespace may call this server's tools on port 8080`]]);
       });
     });
@@ -154,10 +157,7 @@ describe('ToolHiveProxy', () => {
         proxy: { monitoringNamespace: 'observability', apiServerCidrs: ['10.0.0.1/32'] },
       });
       const ingress = find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-ingress').spec.ingress;
-      expect(ingress[0].from).toEqual([
-        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'mcp' } } },
-        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
-      ]);
+      expect(ingress[0].from).toEqual([clientsIn('mcp'), { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]);
       expect(ingress[1].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } } }]);
       expect(find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-egress').spec.egress[1].to).toEqual([{ ipBlock: { cidr: '10.0.0.1/32' } }]);
     });
