@@ -77,6 +77,42 @@ describe.each(backends)('proxy streams over the $name backend', (fixture) => {
     await noise;
   });
 
+  it('carries a server request on the answer to the POST that caused it when the client opened no GET stream', async () => {
+    // GIVEN a client that can sample but never opens a GET stream, and calls a tool without a progress token
+    const session = await rawSession(proxy.mcpUrl, '2025-06-18', { sampling: {} });
+    try {
+      const response = await fetch(proxy.mcpUrl, {
+        method: 'POST', headers: { ...MCP_HEADERS, 'mcp-session-id': session },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 'call', method: 'tools/call', params: { name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } } }),
+      });
+      // THEN the answer turns into a stream that carries the sampling request first
+      expect([response.status, response.headers.get('content-type')]).toEqual([200, 'text/event-stream']);
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      const next = async (): Promise<any> => {
+        while (!text.includes('\n\n')) {
+          const chunk = await reader.read();
+          if (chunk.done) throw new Error(`stream ended; read ${JSON.stringify(text)}`);
+          text += decoder.decode(chunk.value, { stream: true });
+        }
+        const block = text.slice(0, text.indexOf('\n\n'));
+        text = text.slice(block.length + 2);
+        return JSON.parse(block.slice(block.indexOf('data: ') + 6));
+      };
+      const request = await next();
+      expect(request).toMatchObject({ jsonrpc: '2.0', method: 'sampling/createMessage', id: expect.any(Number) });
+      // AND once the client answers it (a POST of its own), the tool's result ends the same stream
+      const answer = await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: request.id, result: { model: 'test-model', role: 'assistant', content: { type: 'text', text: 'answer on the POST stream' } } });
+      expect(answer.status).toBe(202);
+      const result = await next();
+      expect(result).toMatchObject({ jsonrpc: '2.0', id: 'call', result: { content: expect.arrayContaining([expect.objectContaining({ text: expect.stringContaining('answer on the POST stream') })]) } });
+      expect((await reader.read()).done).toBe(true);
+    } finally {
+      await raw(proxy.mcpUrl, { method: 'DELETE', headers: { 'mcp-session-id': session } });
+    }
+  });
+
   it('routes an elicitation request to the client that can answer it', async () => {
     const asker = await connect({ name: 'elicitor', elicitation: true });
     asker.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'decline' as const }));

@@ -113,11 +113,11 @@ export async function raw(url: string, init: RequestInit & { headers?: Record<st
 }
 
 /** Opens a session with a raw `initialize`; returns its id. */
-export async function rawSession(mcpUrl: string, protocolVersion = '2025-06-18'): Promise<string> {
+export async function rawSession(mcpUrl: string, protocolVersion = '2025-06-18', capabilities: Record<string, object> = {}): Promise<string> {
   const response = await raw(mcpUrl, {
     method: 'POST',
     headers: { ...MCP_HEADERS },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion, capabilities, clientInfo: { name: 'raw', version: '1' } } }),
   });
   if (response.status !== 200) throw new Error(`initialize failed: ${response.status} ${response.text}`);
   const id = response.headers.get('mcp-session-id');

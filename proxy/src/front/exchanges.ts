@@ -1,8 +1,10 @@
 /**
  * The ways a client's messages get their answers:
  * - `JsonExchange`: one POST answered with one JSON body (an object, or an array for a batch) once
- *   every request in it is answered. It cannot carry progress or server requests; those go to the
- *   session's stream.
+ *   every request in it is answered. When the server sends a message related to one of its requests
+ *   (a sampling request a `tools/call` caused) and the client accepts `text/event-stream`, it turns
+ *   into an `SseExchange` that carries it, so a client with no GET stream still gets it; otherwise
+ *   such messages go to the session's stream.
  * - `SseExchange`: one POST answered with an SSE stream that carries related messages (progress,
  *   server requests) and then the responses, and ends after the last response.
  * - `SseStream`: a long-lived stream (Streamable HTTP GET, legacy `/sse`) for a session's messages.
@@ -28,21 +30,25 @@ export class JsonExchange implements Exchange {
   private readonly res: ServerResponse;
   private readonly expected: number;
   private readonly batch: boolean;
-  private readonly headers: OutgoingHttpHeaders | undefined;
+  private readonly canStream: boolean;
   private readonly onDone: () => void;
   private single: string | undefined;
   private many: string[] | undefined;
   private received = 0;
+  /** Set once a related message turned the answer into an SSE stream. */
+  private stream: SseExchange | undefined;
 
-  constructor(res: ServerResponse, expected: number, batch: boolean, onDone: () => void, headers?: OutgoingHttpHeaders) {
+  /** `canStream`: the client accepts `text/event-stream`, so the answer may become one. */
+  constructor(res: ServerResponse, expected: number, batch: boolean, onDone: () => void, canStream: boolean) {
     this.res = res;
     this.expected = expected;
     this.batch = batch;
     this.onDone = onDone;
-    this.headers = headers;
+    this.canStream = canStream;
   }
 
   respond(message: string): void {
+    if (this.stream) return this.stream.respond(message);
     if (this.received >= this.expected) return;
     this.received += 1;
     if (!this.batch) this.single = message;
@@ -51,9 +57,19 @@ export class JsonExchange implements Exchange {
   }
 
   cancelled(): void {
+    if (this.stream) return this.stream.cancelled();
     if (this.received >= this.expected) return;
     this.received += 1;
     if (this.received === this.expected) this.end();
+  }
+
+  relate(message: string): boolean {
+    if (this.stream) return this.stream.relate(message);
+    if (!this.canStream || this.received >= this.expected || this.res.headersSent) return false;
+    // Still unanswered: answer with a stream instead, the batch's answers so far first.
+    this.stream = new SseExchange(this.res, this.expected - this.received, this.onDone);
+    for (const answered of this.many ?? []) this.stream.relate(answered);
+    return this.stream.relate(message);
   }
 
   private end(): void {
@@ -65,18 +81,13 @@ export class JsonExchange implements Exchange {
     const body = this.batch ? (this.many ? `[${this.many.join(',')}]` : undefined) : this.single;
     if (body === undefined) {
       // Every request in it was cancelled: nothing to answer, as for a POST of notifications.
-      this.res.writeHead(202, this.headers ? { 'content-length': 0, ...this.headers } : { 'content-length': 0 });
+      this.res.writeHead(202, { 'content-length': 0 });
       this.res.end();
     } else {
-      const length = Buffer.byteLength(body);
-      this.res.writeHead(200, this.headers ? { ...JSON_HEADERS, 'content-length': length, ...this.headers } : { ...JSON_HEADERS, 'content-length': length });
+      this.res.writeHead(200, { ...JSON_HEADERS, 'content-length': Buffer.byteLength(body) });
       this.res.end(body);
     }
     this.onDone();
-  }
-
-  relate(): boolean {
-    return false;
   }
 }
 

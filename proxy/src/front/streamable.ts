@@ -107,7 +107,7 @@ async function handlePost(ctx: FrontContext, req: IncomingMessage, res: ServerRe
     ctx.connections[TRANSPORT] -= 1;
   };
   const wantsStream = accepts.sse && (!accepts.json || messages.some((message, i) => kinds[i] === 'request' && message.params?._meta?.progressToken !== undefined));
-  const exchange = wantsStream ? new SseExchange(res, requests, onDone) : new JsonExchange(res, requests, batch, onDone);
+  const exchange = wantsStream ? new SseExchange(res, requests, onDone) : new JsonExchange(res, requests, batch, onDone, accepts.sse);
   for (let i = 0; i < messages.length; i++) ctx.mux.fromClient(session, messages[i], kinds[i], exchange, req.headers);
 }
 
