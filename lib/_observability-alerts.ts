@@ -5,7 +5,7 @@
  */
 import { METRICS } from '../proxy/src/telemetry/metric-definitions.ts';
 import {
-  backendRestarts, backendUp, errorRatio, latencyQuantile, requestRate, seriesName, toolFailureRatio,
+  backendRestarts, backendUp, errorRatio, latencyQuantile, perServer, requestIncrease, requestRate, toolCallIncrease, toolFailureRatio,
 } from './_observability-queries.ts';
 
 /** Thresholds of the alerts. */
@@ -59,19 +59,24 @@ export function resolveThresholds(t: AlertThresholds = {}): Required<AlertThresh
   return resolved;
 }
 
+/** How an alert names the server it fires for: two teams may each run a "fetch", in their own namespaces. */
+const SERVER = '{{ $labels.namespace }}/{{ $labels.server }}';
+
 export function alertRules(thresholds: Required<AlertThresholds>): AlertRule[] {
   const w5 = { window: '5m' };
   const w15 = { window: '15m' };
-  const requests = seriesName(METRICS.requests);
-  const toolCalls = seriesName(METRICS.toolCalls);
+  // Every alert is per server identity (namespace, server): the comparisons, and the joins on the
+  // traffic guards, so one team's traffic can neither fire nor hide another team's alert.
+  const on = `on (${perServer()})`;
+  const onTool = `on (${perServer('tool')})`;
   return [
     {
       alert: 'McpServerErrorRatioHigh',
-      expr: `(\n${errorRatio(w5)}\n) > ${thresholds.errorRatio}\nand on (server)\nsum by (server) (increase(${requests}[5m])) >= ${MIN_EVENTS}`,
+      expr: `(\n${errorRatio(w5)}\n) > ${thresholds.errorRatio}\nand ${on}\n${requestIncrease(w5)} >= ${MIN_EVENTS}`,
       for: '10m',
       severity: 'warning',
-      summary: 'MCP server {{ $labels.server }}: {{ $value | humanizePercentage }} of requests fail',
-      description: `More than ${thresholds.errorRatio * 100}% of the MCP requests to {{ $labels.server }} ended in error, timeout or rejection for 10 minutes.`,
+      summary: `MCP server ${SERVER}: {{ $value | humanizePercentage }} of requests fail`,
+      description: `More than ${thresholds.errorRatio * 100}% of the MCP requests to ${SERVER} ended in error, timeout or rejection for 10 minutes.`,
       runbook: 'Split the failures by status and method on the dashboard (Error ratio, Request rate). '
         + '"timeout": the backend answers slowly or not at all; check the backend-up panel and the proxy logs for the request ids. '
         + '"rejected": the proxy refused work (body too large, session or in-flight limit): look for 413/503 in the proxy logs and raise limits or add capacity. '
@@ -79,22 +84,23 @@ export function alertRules(thresholds: Required<AlertThresholds>): AlertRule[] {
     },
     {
       alert: 'McpServerLatencyP99High',
-      expr: `${latencyQuantile(0.99, w5)} > ${thresholds.p99LatencySeconds}\nand on (server)\nsum by (server) (increase(${requests}[5m])) >= ${MIN_EVENTS}`,
+      expr: `${latencyQuantile(0.99, w5)} > ${thresholds.p99LatencySeconds}\nand ${on}\n${requestIncrease(w5)} >= ${MIN_EVENTS}`,
       for: '10m',
       severity: 'warning',
-      summary: 'MCP server {{ $labels.server }}: p99 latency {{ $value | humanizeDuration }}',
-      description: `The 99th percentile of MCP request latency of {{ $labels.server }} stayed above ${thresholds.p99LatencySeconds}s for 10 minutes.`,
-      runbook: 'Open the traces of the slow requests in Grafana (Explore, Jaeger data source, service = the server name) and see whether time is spent '
+      summary: `MCP server ${SERVER}: p99 latency {{ $value | humanizeDuration }}`,
+      description: `The 99th percentile of MCP request latency of ${SERVER} stayed above ${thresholds.p99LatencySeconds}s for 10 minutes.`,
+      runbook: 'Open the traces of the slow requests in Grafana (Explore, Jaeger data source, service = the server name, tag '
+        + 'k8s.namespace.name={{ $labels.namespace }}) and see whether time is spent '
         + 'in the proxy or waiting for the backend. Compare with the in-flight panel: a growing queue means the server is saturated (stdio servers '
         + 'handle requests one stream at a time); a flat queue with high latency points at a slow tool or its upstream.',
     },
     {
       alert: 'McpToolFailureRatioHigh',
-      expr: `(\n${toolFailureRatio(w15)}\n) > ${thresholds.toolFailureRatio}\nand on (server, tool)\nsum by (server, tool) (increase(${toolCalls}[15m])) >= ${MIN_EVENTS}`,
+      expr: `(\n${toolFailureRatio(w15)}\n) > ${thresholds.toolFailureRatio}\nand ${onTool}\n${toolCallIncrease(w15)} >= ${MIN_EVENTS}`,
       for: '15m',
       severity: 'warning',
-      summary: 'Tool {{ $labels.tool }} on {{ $labels.server }}: {{ $value | humanizePercentage }} of calls fail',
-      description: `More than ${thresholds.toolFailureRatio * 100}% of the calls of tool {{ $labels.tool }} on {{ $labels.server }} failed over 15 minutes.`,
+      summary: `Tool {{ $labels.tool }} on ${SERVER}: {{ $value | humanizePercentage }} of calls fail`,
+      description: `More than ${thresholds.toolFailureRatio * 100}% of the calls of tool {{ $labels.tool }} on ${SERVER} failed over 15 minutes.`,
       runbook: 'One tool failing while the others succeed is usually the tool\'s own upstream (an API, a URL, a credential) or bad arguments from a client. '
         + 'Find failing calls in Jaeger (tag tool name), read the JSON-RPC error in the trace or the MCP server logs, and check the Secrets the server uses.',
     },
@@ -103,19 +109,19 @@ export function alertRules(thresholds: Required<AlertThresholds>): AlertRule[] {
       expr: `${backendUp({})} == 0`,
       for: '2m',
       severity: 'critical',
-      summary: 'MCP server {{ $labels.server }}: backend {{ $labels.backend }} is down',
-      description: 'The proxy of {{ $labels.server }} has had no working backend (attached and MCP handshake done) for 2 minutes; every request fails fast.',
-      runbook: 'kubectl get pods of the MCP StatefulSet: CrashLoopBackOff or ImagePullBackOff explain it directly (kubectl logs --previous). '
+      summary: `MCP server ${SERVER}: backend {{ $labels.backend }} is down`,
+      description: `The proxy of ${SERVER} has had no working backend (attached and MCP handshake done) for 2 minutes; every request fails fast.`,
+      runbook: 'kubectl -n {{ $labels.namespace }} get pods of the MCP StatefulSet: CrashLoopBackOff or ImagePullBackOff explain it directly (kubectl logs --previous). '
         + 'If the pod runs, read the proxy logs for attach errors: a 403 means the proxy Role lacks pods/attach for that pod name; '
         + 'a closed stream right after attach means the server process exits on start. The proxy keeps retrying with backoff, no restart needed once fixed.',
     },
     {
       alert: 'McpBackendRestartStorm',
-      expr: `${backendRestarts(['server', 'backend'], w15)} > ${thresholds.restartsPer15m}`,
+      expr: `${backendRestarts(['backend'], w15)} > ${thresholds.restartsPer15m}`,
       for: '0m',
       severity: 'warning',
-      summary: 'MCP server {{ $labels.server }}: backend lost {{ $value | humanize }} times in 15 minutes',
-      description: `The backend of {{ $labels.server }} was lost and recovered more than ${thresholds.restartsPer15m} times within 15 minutes.`,
+      summary: `MCP server ${SERVER}: backend lost {{ $value | humanize }} times in 15 minutes`,
+      description: `The backend of ${SERVER} was lost and recovered more than ${thresholds.restartsPer15m} times within 15 minutes.`,
       runbook: 'See the Backend restarts panel by reason. "crash"/"signal"/"container_restart": the server dies under some request; correlate with '
         + 'the failing tool calls and the container\'s OOMKilled status (raise its memory limit). "start_failed": it cannot start (image, args, a missing Secret). '
         + '"pod_replaced": something deletes or reschedules the pod (evictions, node drains). "connection_lost": the attach connection itself drops; '
@@ -123,15 +129,14 @@ export function alertRules(thresholds: Required<AlertThresholds>): AlertRule[] {
     },
     {
       alert: 'McpServerNoTraffic',
-      expr: `sum by (server) (increase(${requests}[1h] offset 15m)) > 0\nunless on (server)\n${requestRate(['server'], w15)} > 0`,
+      expr: `${requestIncrease({ window: '1h', offset: '15m' })} > 0\nunless ${on}\n${requestRate([], w15)} > 0`,
       for: '15m',
       severity: 'info',
-      summary: 'MCP server {{ $labels.server }} stopped receiving requests',
-      description: '{{ $labels.server }} served requests in the hour before, and none in the last 15 minutes (or its metrics vanished).',
+      summary: `MCP server ${SERVER} stopped receiving requests`,
+      description: `${SERVER} served requests in the hour before, and none in the last 15 minutes (or its metrics vanished).`,
       runbook: 'Either clients went away (expected at night for interactive use: silence it) or they cannot reach the server: check the proxy '
-        + 'Deployment and its readiness, the Service endpoints, the Ingress/HTTPRoute and its NetworkPolicies. If the proxy runs but its series are gone, '
-        + 'the telemetry path is broken: the OTel collector pods and the Prometheus targets page tell which hop.',
+        + 'Deployment and its readiness in namespace {{ $labels.namespace }}, the Service endpoints, the Ingress/HTTPRoute and its NetworkPolicies. '
+        + 'If the proxy runs but its series are gone, the telemetry path is broken: the OTel collector pods and the Prometheus targets page tell which hop.',
     },
   ];
 }
-

@@ -1,6 +1,10 @@
 /**
  * The per-proxy monitor of the direct-scrape architectures: a ServiceMonitor or PodMonitor in the
  * proxy's namespace selecting exactly that proxy's pods or Service, on its named metrics port.
+ *
+ * The Prometheus Operator labels every target of a monitor with `namespace` (and `pod`, `container`,
+ * `service`) from service discovery: that is the `namespace` the queries group by, the one the
+ * collector gives pushed metrics too. So the endpoints set no relabelings and keep honorLabels off.
  */
 import type { ApiObject } from 'cdk8s';
 import { PodMonitor } from '../imports/podmonitor-monitoring.coreos.com.ts';

@@ -6,7 +6,7 @@
  * Value keys were checked against the charts' values files and templates (see docs/observability.md,
  * "Chart versions"); Helm ignores unknown keys, so a typo would fail silently: these types are the guard.
  */
-import { exportedSeriesNames } from './_observability-queries.ts';
+import { exportedSeriesNames, NAMESPACE_LABEL } from './_observability-queries.ts';
 import { PORTS, POD_LABELS, SERVICES, serviceHost } from './_observability-names.ts';
 
 /** What the builders need, already validated and defaulted by the construct. */
@@ -79,6 +79,24 @@ export interface OpenTelemetryCollectorValues {
   };
 }
 
+/** The processor that gives OTLP metrics the `namespace` label of a direct scrape. */
+export const NAMESPACE_PROCESSOR = 'resource/namespace';
+
+/**
+ * Copies the sending pod's namespace, `k8s.namespace.name` as k8sattributes found it, into a resource
+ * attribute named like the Prometheus Operator's target label. With resource_to_telemetry_conversion it
+ * becomes the `namespace` label, so queries group by the same label whether a proxy's metrics were
+ * scraped or pushed. The `k8s_namespace_name` label stays as well; it just is not the one queries use.
+ *
+ * Why not a relabel rule in Prometheus: the collector scrape job's `__meta_kubernetes_namespace` is the
+ * collector's own namespace, not the proxy's, and remote write goes through no relabeling at all. `upsert`
+ * because the Kubernetes namespace is the truth for this label, whatever a sender put there; when
+ * k8sattributes could not attribute a sender, there is nothing to copy and the processor leaves it alone.
+ */
+function namespaceProcessor(): { readonly attributes: readonly Readonly<Record<string, string>>[] } {
+  return { attributes: [{ key: NAMESPACE_LABEL, from_attribute: 'k8s.namespace.name', action: 'upsert' }] };
+}
+
 export function collectorValues(s: StackSettings): OpenTelemetryCollectorValues {
   const daemonset = s.collectorMode === 'daemonset';
   const exporters: Record<string, unknown> = {
@@ -87,6 +105,8 @@ export function collectorValues(s: StackSettings): OpenTelemetryCollectorValues 
   };
   const pipelines: Record<string, CollectorPipeline | null> = { logs: null, traces: null, metrics: null };
   const batchAfterLimiter = ['memory_limiter', 'k8sattributes', 'batch'];
+  // Metrics also get the `namespace` label, set after k8sattributes has found the sending pod.
+  const metricsProcessors = ['memory_limiter', 'k8sattributes', NAMESPACE_PROCESSOR, 'batch'];
   if (s.traces) {
     exporters['otlp/jaeger'] = { endpoint: `${serviceHost(SERVICES.jaeger, s.namespace)}:${PORTS.otlpGrpc}`, tls: { insecure: true } };
     pipelines.traces = { receivers: ['otlp'], processors: batchAfterLimiter, exporters: ['otlp/jaeger'] };
@@ -99,18 +119,19 @@ export function collectorValues(s: StackSettings): OpenTelemetryCollectorValues 
         // Same choice as the prometheus exporter below, so queries match in every architecture.
         resource_to_telemetry_conversion: { enabled: true },
       };
-      pipelines.metrics = { receivers, processors: batchAfterLimiter, exporters: ['prometheusremotewrite'] };
+      pipelines.metrics = { receivers, processors: metricsProcessors, exporters: ['prometheusremotewrite'] };
     } else {
       exporters.prometheus = {
         endpoint: `0.0.0.0:${PORTS.collectorPrometheus}`,
-        // Resource attributes (k8s namespace and pod from k8sattributes, service.name) become labels, as a direct
-        // scrape would give them. A proxy is one resource, so this adds labels, not series.
+        // Resource attributes (k8s namespace and pod from k8sattributes, `namespace` from NAMESPACE_PROCESSOR,
+        // service.name) become labels, as a direct scrape would give them. A proxy is one resource, so this adds
+        // labels, not series.
         resource_to_telemetry_conversion: { enabled: true },
         // Drop a proxy's series soon after it stops pushing (it moved to another node's collector): while both
         // collectors expose it, gauge sums would count it twice. Proxies push every 15 s.
         metric_expiration: '2m',
       };
-      pipelines.metrics = { receivers, processors: batchAfterLimiter, exporters: ['prometheus'] };
+      pipelines.metrics = { receivers, processors: metricsProcessors, exporters: ['prometheus'] };
     }
   }
   const ports: Record<string, CollectorPort> = {
@@ -130,9 +151,10 @@ export function collectorValues(s: StackSettings): OpenTelemetryCollectorValues 
     fullnameOverride: SERVICES.collector,
     mode: s.collectorMode,
     ...(daemonset ? {} : { replicaCount: s.collectorReplicas }),
-    // The chart requires an image; the k8s distribution has exactly the components below and nothing else.
-    image: { repository: 'otel/opentelemetry-collector-k8s' },
-    command: { name: 'otelcol-k8s' },
+    // The chart requires an image. The k8s distribution (otelcol-k8s) builds in only OTLP-family
+    // exporters, not `prometheus` or `prometheusremotewrite`, and would refuse this config at start.
+    image: { repository: 'otel/opentelemetry-collector-contrib' },
+    command: { name: 'otelcol-contrib' },
     presets: {
       // The presets add the processors/receivers and the ClusterRole they need (pods, namespaces, replicasets;
       // nodes/stats for the kubelet), so the RBAC stays the chart's, versioned with it.
@@ -156,6 +178,7 @@ export function collectorValues(s: StackSettings): OpenTelemetryCollectorValues 
         // First in every pipeline: refuse data (the proxy retries) before the collector is OOM-killed.
         memory_limiter: { check_interval: '5s', limit_percentage: 80, spike_limit_percentage: 25 },
         batch: { timeout: '5s', send_batch_size: 1024 },
+        ...(collectorHasMetricsPipeline(s) ? { [NAMESPACE_PROCESSOR]: namespaceProcessor() } : {}),
       },
       exporters,
       service: { pipelines },
@@ -230,6 +253,9 @@ export function kubePrometheusStackValues(s: StackSettings): KubePrometheusStack
         },
         { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'collector_pod' },
         { source_labels: ['__meta_kubernetes_pod_node_name'], target_label: 'node' },
+        // Deliberately no `namespace` target label: here it would be the collector's namespace, and with
+        // honor_labels false it would push the proxy's own `namespace` (set by NAMESPACE_PROCESSOR) aside
+        // as `exported_namespace`.
       ],
       // Hybrid: Prometheus scrapes the proxies directly, so the collector's copy of their series would double every sum.
       ...(s.directScrape && s.otlpMetrics

@@ -20,7 +20,7 @@ export interface ProxyObservabilityTarget {
   readonly scope: Construct;
   /** The MCP server's name (the `server` metric label). */
   readonly serverName: string;
-  /** Namespace of the proxy's pods and Service. */
+  /** Namespace of the proxy's pods and Service (the `namespace` label of its metrics, beside `server`). */
   readonly namespace: string;
   /** Labels that select the proxy's pods; its Service carries them too. */
   readonly selectorLabels: Readonly<Record<string, string>>;

@@ -100,6 +100,61 @@ export function metricSelectors(expr: string): string[] {
   return names;
 }
 
+export interface Grouping {
+  /** `sum`, `min`... for an aggregation; `and`, `unless`, `/`... for a binary operation. */
+  readonly operator: string;
+  /** `by`, `without`, `on` or `ignoring`; `none` when an aggregation has no modifier (it collapses every label). */
+  readonly clause: 'by' | 'without' | 'on' | 'ignoring' | 'none';
+  readonly labels: readonly string[];
+}
+
+/**
+ * Every aggregation's `by`/`without` and every binary operation's `on`/`ignoring`, parsed with the
+ * Prometheus grammar. A binary operation without a matching clause is left out: it matches on all the
+ * labels its operands have, which their own aggregations decide.
+ */
+export function groupings(expr: string): Grouping[] {
+  metricSelectors(expr); // throws on a syntax error
+  const out: Grouping[] = [];
+  const labelsOf = (node: { getChild(name: string): { getChildren(name: string): { from: number; to: number }[] } | null }) =>
+    (node.getChild('GroupingLabels')?.getChildren('LabelName') ?? []).map((l) => expr.slice(l.from, l.to));
+  parser.parse(expr).iterate({
+    enter: (ref) => {
+      const node = ref.node;
+      if (ref.name === 'AggregateExpr') {
+        const op = node.getChild('AggregateOp')!;
+        const modifier = node.getChild('AggregateModifier');
+        const clause = !modifier ? 'none' : modifier.getChild('By') ? 'by' : 'without';
+        out.push({ operator: expr.slice(op.from, op.to), clause, labels: modifier ? labelsOf(modifier) : [] });
+      }
+      if (ref.name === 'MatchingModifierClause') {
+        const prev = node.prevSibling;
+        const operator = prev ? expr.slice(prev.from, prev.to) : '?';
+        out.push({ operator, clause: node.getChild('On') ? 'on' : 'ignoring', labels: labelsOf(node) });
+      }
+    },
+  });
+  return out;
+}
+
+/** The label names each vector selector matches on, e.g. `x{a="1", b=~"2"}` gives `["a", "b"]`. */
+export function selectorLabels(expr: string): { readonly metric: string; readonly labels: readonly string[] }[] {
+  metricSelectors(expr);
+  const out: { metric: string; labels: string[] }[] = [];
+  parser.parse(expr).iterate({
+    enter: (ref) => {
+      if (ref.name !== 'VectorSelector') return;
+      const id = ref.node.getChild('Identifier')!;
+      const matchers = ref.node.getChild('LabelMatchers')?.getChildren('UnquotedLabelMatcher') ?? [];
+      out.push({
+        metric: expr.slice(id.from, id.to),
+        labels: matchers.map((m) => { const l = m.getChild('LabelName')!; return expr.slice(l.from, l.to); }),
+      });
+    },
+  });
+  return out;
+}
+
 /** Grafana interpolates its variables before the query reaches Prometheus; so do we, before parsing. */
 export function interpolateGrafana(expr: string, variables: Readonly<Record<string, string>>): string {
   // Longest names first, so `$server` cannot eat the start of `$serverName`.

@@ -92,12 +92,26 @@ describe.each([
     const { collector } = values(synthStack({ architecture: c.arch }).stack);
     const pipelines = collector.config.service.pipelines;
     expect(pipelines.traces).toEqual({ receivers: ['otlp'], processors: ['memory_limiter', 'k8sattributes', 'batch'], exporters: ['otlp/jaeger'] });
-    expect(pipelines.metrics).toEqual({ receivers: c.metricReceivers, processors: ['memory_limiter', 'k8sattributes', 'batch'], exporters: [c.metricsExporter] });
+    expect(pipelines.metrics).toEqual({
+      receivers: c.metricReceivers, processors: ['memory_limiter', 'k8sattributes', 'resource/namespace', 'batch'], exporters: [c.metricsExporter],
+    });
     expect(pipelines.logs).toBeNull();
     // Exactly the exporters the pipelines use, and the chart's debug exporter removed.
     expect(Object.entries(collector.config.exporters).filter(([, v]) => v !== null).map(([k]) => k).sort())
       .toEqual(['otlp/jaeger', c.metricsExporter].sort());
     expect(collector.ports.prometheus !== undefined).toBe(c.metricsExporter === 'prometheus');
+  });
+
+  test('the collector image is a distribution that has every exporter the pipelines use', () => {
+    const { collector } = values(synthStack({ architecture: c.arch }).stack);
+    // The k8s distribution's exporters (open-telemetry/opentelemetry-collector-releases,
+    // distributions/otelcol-k8s/manifest.yaml): OTLP-family only, no Prometheus exporters.
+    const k8sDistribution = ['debug', 'nop', 'otlp', 'otlphttp', 'file', 'loadbalancing', 'otelarrow'];
+    const used = Object.values(collector.config.service.pipelines).flatMap((p) => p?.exporters ?? []).map((e) => e.split('/')[0]!);
+    const beyondK8sDistribution = [...new Set(used.filter((type) => !k8sDistribution.includes(type)))];
+    expect(beyondK8sDistribution).toEqual([c.metricsExporter]);
+    // So the image is contrib, whose binary the chart runs as /otelcol-contrib.
+    expect([collector.image.repository, collector.command.name]).toEqual(['otel/opentelemetry-collector-contrib', 'otelcol-contrib']);
   });
 
   test('every component a collector pipeline names is configured (by us, or by the preset that adds it)', () => {

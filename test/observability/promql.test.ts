@@ -1,12 +1,16 @@
 /**
  * Every PromQL expression the stack ships (alerts, dashboard panels, dashboard variables) parses with
- * the Prometheus grammar and reads only series the proxy exports, as listed by its METRICS.
+ * the Prometheus grammar, reads only series the proxy exports, as listed by its METRICS, and keeps
+ * servers of the same name in different namespaces apart.
  */
 import { describe, expect, test } from '@jest/globals';
 import { GRAFANA_VARIABLES } from '../../lib/_observability-dashboard.ts';
+import { NAMESPACE_LABEL } from '../../lib/_observability-queries.ts';
 import { ObservabilityArchitecture } from '../../lib/observability-stack.ts';
 import { METRICS } from '../../proxy/src/telemetry/metric-definitions.ts';
-import { interpolateGrafana, metricSelectors, one, proxySeriesNames, synthStack, type Manifest } from './_support.ts';
+import {
+  groupings, interpolateGrafana, metricSelectors, one, proxySeriesNames, selectorLabels, synthStack, type Manifest,
+} from './_support.ts';
 
 function alertRules(objects: readonly Manifest[]): { alert: string; expr: string; annotations: Record<string, string>; labels: Record<string, string>; for: string }[] {
   return one(objects, 'PrometheusRule', 'toolhive-mcp-alerts').spec.groups.flatMap((g: any) => g.rules);
@@ -48,10 +52,23 @@ describe.each([
     }
   });
 
-  test('queries group by the server label, never by job or instance (they differ between architectures)', () => {
-    const all = [...alertRules(objects).map((r) => r.expr), ...dashboardExpressions(objects).map((e) => e.expr)];
-    for (const expr of all) expect(expr).not.toMatch(/\b(by|on) \([^)]*\b(job|instance)\b/);
-    for (const rule of alertRules(objects)) expect(rule.expr).toMatch(/by \(server/);
+  test('every aggregation and every join is per (namespace, server), never by job or instance (they differ between architectures)', () => {
+    const all = [
+      ...alertRules(objects).map((r) => ({ where: `alert ${r.alert}`, expr: r.expr })),
+      ...dashboardExpressions(objects).filter((e) => e.where.startsWith('panel')),
+    ];
+    for (const { where, expr } of all) {
+      const found = groupings(interpolateGrafana(expr, GRAFANA_VARIABLES));
+      expect({ where, count: found.length > 0 }).toEqual({ where, count: true });
+      for (const g of found) {
+        // `by`/`on` naming both labels first: a `without`, an `ignoring` or a bare aggregation could merge two
+        // teams' servers of the same name, and a join on `server` alone would let one team's traffic decide
+        // another team's alert.
+        expect({ where, operator: g.operator, byOrOn: ['by', 'on'].includes(g.clause), identity: g.labels.slice(0, 2) })
+          .toEqual({ where, operator: g.operator, byOrOn: true, identity: [NAMESPACE_LABEL, 'server'] });
+        expect(g.labels.filter((l) => l === 'job' || l === 'instance')).toEqual([]);
+      }
+    }
   });
 });
 
@@ -110,8 +127,51 @@ describe('coverage of the proxy metrics', () => {
     expect(byName.McpBackendRestartStorm).toMatch(/ > 7$/);
   });
 
-  test('the p99 alert reads the histogram buckets by server and le', () => {
+  test('the p99 alert reads the histogram buckets by namespace, server and le', () => {
     const expr = alertRules(objects).find((r) => r.alert === 'McpServerLatencyP99High')!.expr;
-    expect(expr).toContain(`histogram_quantile(0.99, sum by (server, le) (rate(${METRICS.requestDuration.name}_bucket[5m])))`);
+    expect(expr).toContain(`histogram_quantile(0.99, sum by (namespace, server, le) (rate(${METRICS.requestDuration.name}_bucket[5m])))`);
+  });
+});
+
+describe('two servers of the same name in different namespaces', () => {
+  const objects = synthStack().objects();
+
+  test('the namespace label is not one the proxy exports itself (it would be renamed exported_namespace on scrape)', () => {
+    const clashing = Object.values(METRICS).filter((metric) => (metric.labels as readonly string[]).includes(NAMESPACE_LABEL));
+    expect(clashing.map((metric) => metric.name)).toEqual([]);
+  });
+
+  test('every alert names the namespace wherever it names the server', () => {
+    for (const rule of alertRules(objects)) {
+      for (const [key, text] of Object.entries(rule.annotations)) {
+        const servers = text.split('{{ $labels.server }}').length - 1;
+        const qualified = text.split('{{ $labels.namespace }}/{{ $labels.server }}').length - 1;
+        expect({ alert: rule.alert, key, unqualified: servers - qualified }).toEqual({ alert: rule.alert, key, unqualified: 0 });
+      }
+      expect(rule.annotations.summary).toContain('{{ $labels.namespace }}/{{ $labels.server }}');
+    }
+  });
+
+  test('the dashboard has a namespace variable, and the server variable lists the servers of the namespaces chosen', () => {
+    const variables = dashboard(objects).templating.list;
+    expect(variables.map((v: any) => v.name)).toEqual(['datasource', NAMESPACE_LABEL, 'server']);
+    const [, namespace, server] = variables;
+    expect(namespace.query.query).toBe(`label_values(${METRICS.requests.name}, ${NAMESPACE_LABEL})`);
+    // "All" must not hide series without the label (a pushed series the collector could not attribute).
+    expect(namespace).toMatchObject({ multi: true, includeAll: true, allValue: '.*' });
+    expect(server.query.query).toBe(`label_values(${METRICS.requests.name}{${NAMESPACE_LABEL}=~"$namespace"}, server)`);
+    expect(server.definition).toBe(server.query.query);
+  });
+
+  test('every panel selector is narrowed by both variables, and every legend names the namespace', () => {
+    for (const panel of dashboard(objects).panels) {
+      for (const target of panel.targets) {
+        for (const s of selectorLabels(interpolateGrafana(target.expr, GRAFANA_VARIABLES))) {
+          expect({ panel: panel.title, labels: s.labels }).toEqual({ panel: panel.title, labels: expect.arrayContaining([NAMESPACE_LABEL, 'server']) });
+        }
+        expect(target.expr).toContain(`${NAMESPACE_LABEL}=~"$namespace"`);
+        expect(target.legendFormat).toMatch(/^\{\{namespace\}\}\/\{\{server\}\}/);
+      }
+    }
   });
 });
