@@ -54,11 +54,9 @@ function clientPeers(input: ProxyNetworkInput): k8s.NetworkPolicyPeer[] {
     throw new McpInputError(input.server, 'proxy.clientNamespaces is an empty list: no pod could reach the proxy; list namespaces, or leave it out for the proxy\'s own namespace');
   }
   [...listed, ...(controller ? [controller] : [])].forEach((ns) => checkNamespaceName(input.server, 'proxy.clientNamespaces', ns));
-  return [
-    ...[...new Set(listed)].map((ns) => ({ namespaceSelector: namespaceSelector(ns), podSelector: NOT_MCP_SERVERS })),
-    // The controller's pods forward clients from outside; every pod of its namespace may reach 8080.
-    ...(controller ? [{ namespaceSelector: namespaceSelector(controller) }] : []),
-  ];
+  // The controller's pods forward clients from outside.
+  return [...new Set([...listed, ...(controller ? [controller] : [])])]
+    .map((ns) => ({ namespaceSelector: namespaceSelector(ns), podSelector: NOT_MCP_SERVERS }));
 }
 
 /**

@@ -157,7 +157,7 @@ describe('ToolHiveProxy', () => {
         proxy: { monitoringNamespace: 'observability', apiServerCidrs: ['10.0.0.1/32'] },
       });
       const ingress = find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-ingress').spec.ingress;
-      expect(ingress[0].from).toEqual([clientsIn('mcp'), { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]);
+      expect(ingress[0].from).toEqual([clientsIn('mcp'), clientsIn('ingress-nginx')]);
       expect(ingress[1].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } } }]);
       expect(find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-egress').spec.egress[1].to).toEqual([{ ipBlock: { cidr: '10.0.0.1/32' } }]);
     });
