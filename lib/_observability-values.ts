@@ -40,6 +40,42 @@ export function collectorHasMetricsPipeline(s: StackSettings): boolean {
   return s.otlpMetrics || kubeletStatsEnabled(s);
 }
 
+// ---- security contexts ----------------------------------------------------------------------------
+
+/** A pod security context that meets Pod Security "restricted"; `uid` is the image's own non-root user. */
+export interface PodSecurityContextValues {
+  readonly runAsNonRoot: true;
+  readonly runAsUser: number;
+  readonly runAsGroup: number;
+  readonly fsGroup: number;
+  readonly seccompProfile: { readonly type: 'RuntimeDefault' };
+}
+
+export interface ContainerSecurityContextValues {
+  readonly allowPrivilegeEscalation: false;
+  readonly capabilities: { readonly drop: readonly ['ALL'] };
+  readonly readOnlyRootFilesystem: true;
+  readonly runAsNonRoot: true;
+}
+
+/**
+ * The charts of the collector and Jaeger set no container security context by default (the collector
+ * none at all): their pods would run with privilege escalation allowed, every default capability and no
+ * seccomp profile. Ours meet "restricted" whatever the namespace enforces (the monitoring namespace
+ * cannot enforce it: kube-prometheus-stack's node exporter needs the host's namespaces). Both binaries
+ * write nothing to their root filesystem (the collector keeps no file-backed queue, Jaeger stores traces
+ * in memory).
+ */
+function restrictedSecurityContexts(uid: number): { readonly pod: PodSecurityContextValues; readonly container: ContainerSecurityContextValues } {
+  return {
+    pod: { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } },
+    container: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true, runAsNonRoot: true },
+  };
+}
+
+/** The user both the collector-contrib and the Jaeger images declare (`USER 10001`). */
+const IMAGE_UID = 10001;
+
 // ---- opentelemetry-collector ------------------------------------------------------------------
 
 export interface CollectorPipeline {
@@ -63,6 +99,10 @@ export interface OpenTelemetryCollectorValues {
   readonly replicaCount?: number;
   readonly image: { readonly repository: string };
   readonly command: { readonly name: string };
+  /** The chart's pod `securityContext`. */
+  readonly podSecurityContext: PodSecurityContextValues;
+  /** The chart's collector container `securityContext`. */
+  readonly securityContext: ContainerSecurityContextValues;
   readonly presets: {
     readonly kubernetesAttributes: { readonly enabled: boolean };
     readonly kubeletMetrics: { readonly enabled: boolean };
@@ -99,6 +139,7 @@ function namespaceProcessor(): { readonly attributes: readonly Readonly<Record<s
 
 export function collectorValues(s: StackSettings): OpenTelemetryCollectorValues {
   const daemonset = s.collectorMode === 'daemonset';
+  const collectorSecurity = restrictedSecurityContexts(IMAGE_UID);
   const exporters: Record<string, unknown> = {
     // The chart's default `debug` exporter prints every span and point to stdout: noise and cost.
     debug: null,
@@ -155,6 +196,8 @@ export function collectorValues(s: StackSettings): OpenTelemetryCollectorValues 
     // exporters, not `prometheus` or `prometheusremotewrite`, and would refuse this config at start.
     image: { repository: 'otel/opentelemetry-collector-contrib' },
     command: { name: 'otelcol-contrib' },
+    podSecurityContext: collectorSecurity.pod,
+    securityContext: collectorSecurity.container,
     presets: {
       // The presets add the processors/receivers and the ClusterRole they need (pods, namespaces, replicasets;
       // nodes/stats for the kubelet), so the RBAC stays the chart's, versioned with it.
@@ -304,6 +347,14 @@ interface JaegerResources {
   readonly requests: { readonly cpu: string; readonly memory: string };
 }
 
+/** One all-in-one Deployment's values, the same in both layouts. */
+interface JaegerAllInOne {
+  readonly enabled: true;
+  readonly resources: JaegerResources;
+  readonly podSecurityContext: PodSecurityContextValues;
+  readonly securityContext: ContainerSecurityContextValues;
+}
+
 /**
  * The jaeger chart changed layout within its 4.x series (Jaeger v2): the all-in-one was `allInOne`
  * beside the v1 components and a provisioned Cassandra, then became `jaeger` alone. Both layouts
@@ -314,9 +365,9 @@ interface JaegerResources {
 export interface JaegerValues {
   readonly fullnameOverride: string;
   /** Later layout: the all-in-one Deployment. */
-  readonly jaeger: { readonly enabled: true; readonly resources: JaegerResources };
+  readonly jaeger: JaegerAllInOne;
   /** 4.x layout: the all-in-one Deployment, and the v1 components and data stores it would add otherwise. */
-  readonly allInOne: { readonly enabled: true; readonly resources: JaegerResources };
+  readonly allInOne: JaegerAllInOne;
   readonly agent: { readonly enabled: false };
   readonly collector: { readonly enabled: false };
   readonly query: { readonly enabled: false };
@@ -329,10 +380,13 @@ export interface JaegerValues {
 export function jaegerValues(s: StackSettings): JaegerValues {
   // In-memory storage grows with max_traces; the limit turns a mistake into a restart, not a node OOM.
   const resources: JaegerResources = { limits: { memory: '1Gi' }, requests: { cpu: '100m', memory: '256Mi' } };
+  // Both layouts read `podSecurityContext` and `securityContext` beside `resources`.
+  const security = restrictedSecurityContexts(IMAGE_UID);
+  const allInOne: JaegerAllInOne = { enabled: true, resources, podSecurityContext: security.pod, securityContext: security.container };
   return {
     fullnameOverride: SERVICES.jaegerFullname,
-    jaeger: { enabled: true, resources },
-    allInOne: { enabled: true, resources },
+    jaeger: allInOne,
+    allInOne,
     agent: { enabled: false },
     collector: { enabled: false },
     query: { enabled: false },
