@@ -307,6 +307,7 @@ export class ToolHiveProxy extends Construct {
           image,
           imagePullPolicy: IMAGE_PULL_POLICY,
           args: ['--config', `${CONFIG_DIR}/config.json`],
+          ...(telemetry ? { env: telemetryResourceEnv() } : {}),
           ports: [
             { name: 'http', containerPort: PROXY_HTTP_PORT, protocol: 'TCP' },
             { name: 'metrics', containerPort: PROXY_METRICS_PORT, protocol: 'TCP' },
@@ -354,6 +355,22 @@ export class ToolHiveProxy extends Construct {
       ? createProxyExposure(this, { server, name: this.name, namespace, labels, exposure: props.exposure })
       : undefined;
   }
+}
+
+/**
+ * The pod's identity for the proxy's OpenTelemetry resource (`OTEL_RESOURCE_ATTRIBUTES`, which the
+ * proxy reads): its telemetry carries its namespace and pod even where the collector's k8sattributes
+ * cannot tell which pod sent it, and k8sattributes can associate it by UID where it can.
+ * Kubernetes expands `$(VAR)` from variables defined earlier in the list.
+ */
+function telemetryResourceEnv(): k8s.EnvVar[] {
+  const field = (name: string, fieldPath: string): k8s.EnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+  return [
+    field('POD_NAME', 'metadata.name'),
+    field('POD_NAMESPACE', 'metadata.namespace'),
+    field('POD_UID', 'metadata.uid'),
+    { name: 'OTEL_RESOURCE_ATTRIBUTES', value: 'k8s.pod.name=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.uid=$(POD_UID)' },
+  ];
 }
 
 /**

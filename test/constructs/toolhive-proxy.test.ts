@@ -162,6 +162,12 @@ describe('ToolHiveProxy', () => {
       expect(find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-egress').spec.egress[1].to).toEqual([{ ipBlock: { cidr: '10.0.0.1/32' } }]);
     });
 
+    test('without telemetry the proxy container gets no environment', () => {
+      const chart = newChart();
+      new McpServer(chart, 'fetch', { image: IMAGE });
+      expect(find(chart, 'Deployment', 'mcp-fetch-proxy').spec.template.spec.containers[0].env).toBeUndefined();
+    });
+
     test('applies an observability binding: telemetry config, scrapers and telemetry egress', () => {
       const targets: ProxyObservabilityTarget[] = [];
       const observability: IProxyObservability = {
@@ -180,6 +186,14 @@ describe('ToolHiveProxy', () => {
         ['fetch', 'mcp', 9464, 'metrics', { 'app.kubernetes.io/name': 'toolhive-proxy', 'app.kubernetes.io/instance': 'fetch' }],
       ]);
       expect(config(chart).telemetry).toEqual({ otlp: { endpoint: 'http://otel-collector.monitoring:4318' } });
+      // The pod's identity reaches the proxy's OpenTelemetry resource from the downward API.
+      const env = find(chart, 'Deployment', 'mcp-fetch-proxy').spec.template.spec.containers[0].env;
+      expect(env).toEqual([
+        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+        { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+        { name: 'OTEL_RESOURCE_ATTRIBUTES', value: 'k8s.pod.name=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.uid=$(POD_UID)' },
+      ]);
       expect(find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-ingress').spec.ingress[1].from).toContainEqual({
         namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'prometheus' } }, podSelector: { matchLabels: { app: 'prometheus' } },
       });

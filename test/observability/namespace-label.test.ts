@@ -13,6 +13,8 @@
  *   (from `__meta_kubernetes_namespace`), `pod`, `container`, `service`, `endpoint`, `job`, `instance`.
  */
 import { describe, expect, test } from '@jest/globals';
+import { Chart } from 'cdk8s';
+import { McpServer } from '../../lib/mcp-server.ts';
 import { NAMESPACE_LABEL } from '../../lib/_observability-queries.ts';
 import { NAMESPACE_PROCESSOR } from '../../lib/_observability-values.ts';
 import type { OpenTelemetryCollectorValues, KubePrometheusStackValues } from '../../lib/observability-stack.ts';
@@ -36,12 +38,19 @@ function values(stack: ObservabilityStack) {
 /** OTLP attribute name → Prometheus label name (prometheus/otlptranslator). */
 const labelName = (attribute: string) => attribute.replace(/[^a-zA-Z0-9_]/g, '_');
 
-/** What leaves the collector's metrics pipeline for a proxy in `namespace` pushing `toolhive_mcp_*{server}`. */
-function collectorOutput(collector: OpenTelemetryCollectorValues, namespace: string): Labels {
+/** The proxy's resource without anything from its environment. */
+const BARE_RESOURCE: Labels = { 'service.name': 'fetch', 'mcp.server.name': 'fetch' };
+
+/**
+ * What leaves the collector's metrics pipeline for a proxy in `namespace` pushing `toolhive_mcp_*{server}`
+ * with `proxyResource`; `attributed` false: k8sattributes could not tell which pod sent it (SNAT, a mesh
+ * sidecar), so it adds nothing.
+ */
+function collectorOutput(collector: OpenTelemetryCollectorValues, namespace: string, proxyResource = BARE_RESOURCE, attributed = true): Labels {
   const pipeline = collector.config.service.pipelines.metrics!;
-  const resource: Labels = { 'service.name': 'fetch', 'mcp.server.name': 'fetch' };
+  const resource: Labels = { ...proxyResource };
   for (const name of pipeline.processors) {
-    if (name === 'k8sattributes') Object.assign(resource, { 'k8s.namespace.name': namespace, 'k8s.pod.name': 'mcp-fetch-proxy-5d9c7-abcde' });
+    if (name === 'k8sattributes' && attributed) Object.assign(resource, { 'k8s.namespace.name': namespace, 'k8s.pod.name': 'mcp-fetch-proxy-5d9c7-abcde' });
     if (name !== 'resource' && !name.startsWith('resource/')) continue;
     const config = collector.config.processors[name] as { attributes: readonly ResourceAction[] };
     for (const a of config.attributes) {
@@ -127,6 +136,47 @@ describe.each([
       expect(collectorOutput(collector, 'team-b')).toMatchObject({ [NAMESPACE_LABEL]: 'team-b', k8s_namespace_name: 'team-b', server: 'fetch' });
     });
   }
+});
+
+/**
+ * The resource the real McpServer's proxy pod announces: its container's environment as the kubelet
+ * resolves it (downward API fields, then `$(VAR)` references to earlier variables), read by the
+ * proxy's `OTEL_RESOURCE_ATTRIBUTES` handling (key=value pairs, comma-separated).
+ */
+function proxyPodResource(stack: ObservabilityStack, chart: Chart, podName: string): Labels {
+  new McpServer(chart, 'fetch', { image: 'docker.io/mcp/fetch:2025.4.7', observability: stack });
+  const deployment = (chart.toJson() as Manifest[]).find((o) => o.kind === 'Deployment' && o.metadata.name === 'mcp-fetch-proxy')!;
+  const fields: Labels = { 'metadata.name': podName, 'metadata.namespace': deployment.metadata.namespace!, 'metadata.uid': '0b6f3c1e-1111-4c2a-9d4e-123456789abc' };
+  const env: Labels = {};
+  for (const v of deployment.spec.template.spec.containers[0].env as Array<{ name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }>) {
+    env[v.name] = v.valueFrom ? fields[v.valueFrom.fieldRef.fieldPath]! : v.value!.replace(/\$\((\w+)\)/g, (_, name: string) => env[name] ?? `$(${name})`);
+  }
+  const resource: Labels = { ...BARE_RESOURCE };
+  for (const pair of env['OTEL_RESOURCE_ATTRIBUTES']!.split(',')) {
+    const [key, value] = pair.split('=');
+    resource[key!] ??= value!;
+  }
+  return resource;
+}
+
+describe('a proxy the collector cannot attribute', () => {
+  test.each([
+    ObservabilityArchitecture.collectorScrape(), ObservabilityArchitecture.collectorRemoteWrite(), ObservabilityArchitecture.hybrid(),
+  ])('still pushes series with its namespace and pod, from its own resource ($name)', (architecture) => {
+    // GIVEN the real McpServer's proxy in team-b, bound to the stack
+    const { app, stack } = synthStack({ architecture });
+    const resource = proxyPodResource(stack, new Chart(app, 'team-b', { namespace: 'team-b' }), 'mcp-fetch-proxy-7f8b9-xyz12');
+    expect(resource).toMatchObject({ 'k8s.namespace.name': 'team-b', 'k8s.pod.name': 'mcp-fetch-proxy-7f8b9-xyz12' });
+    // WHEN k8sattributes adds nothing
+    const labels = collectorOutput(values(stack).collector, 'team-b', resource, false);
+    // THEN
+    expect(labels).toMatchObject({ [NAMESPACE_LABEL]: 'team-b', k8s_pod_name: 'mcp-fetch-proxy-7f8b9-xyz12', server: 'fetch' });
+  });
+
+  test('without that resource, its series would have no namespace (the case the resource covers)', () => {
+    const { collector } = values(synthStack().stack);
+    expect(collectorOutput(collector, 'team-b', BARE_RESOURCE, false)[NAMESPACE_LABEL]).toBeUndefined();
+  });
 });
 
 describe('the model itself', () => {

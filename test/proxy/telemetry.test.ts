@@ -87,14 +87,24 @@ describe('OTLP export', () => {
     });
     await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
     endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    // As the constructs set it from the downward API (service.name here must lose to the configured one).
+    process.env['OTEL_RESOURCE_ATTRIBUTES'] = 'k8s.pod.name=mcp-fetch-proxy-5d9c7-abcde,k8s.namespace.name=team-a,k8s.pod.uid=0b6f3c1e-1111-4c2a-9d4e-123456789abc,service.name=from-environment';
     proxy = await startTestProxy(spawnBackend, {
       telemetry: { serviceName: 'proxy-under-test', otlp: { endpoint, headers: { 'x-tenant': 'team-a' }, metricsExportIntervalMs: 200 } },
     });
   });
   afterAll(async () => {
+    delete process.env['OTEL_RESOURCE_ATTRIBUTES'];
     await proxy?.close();
     collector?.close();
   });
+
+  const resourceOf = (resource: { attributes: Array<{ key: string; value: Record<string, unknown> }> }) =>
+    Object.fromEntries(resource.attributes.map((a) => [a.key, Object.values(a.value)[0]]));
+  const POD_RESOURCE = {
+    'service.name': 'proxy-under-test', 'mcp.server.name': 'everything',
+    'k8s.pod.name': 'mcp-fetch-proxy-5d9c7-abcde', 'k8s.namespace.name': 'team-a', 'k8s.pod.uid': '0b6f3c1e-1111-4c2a-9d4e-123456789abc',
+  };
 
   it('exports a span per request named "<method> <target>" with MCP attributes and the client trace as parent', async () => {
     const session = await rawSession(proxy.mcpUrl);
@@ -113,8 +123,7 @@ describe('OTLP export', () => {
     expect(fromHeader!.headers['x-tenant']).toBe('team-a');
     const attributes = Object.fromEntries(fromHeader!.span.attributes.map((a: any) => [a.key, Object.values(a.value)[0]]));
     expect(attributes).toMatchObject({ 'mcp.method.name': 'tools/call', 'mcp.session.id': session, 'gen_ai.tool.name': 'echo', 'jsonrpc.request.id': 'traced' });
-    const serviceName = fromHeader!.resource.attributes.find((a: any) => a.key === 'service.name');
-    expect(serviceName.value.stringValue).toBe('proxy-under-test');
+    expect(resourceOf(fromHeader!.resource)).toMatchObject(POD_RESOURCE);
     expect(spans.some(({ span }) => span.traceId === metaTrace && span.parentSpanId === 'b7ad6b7169203331')).toBe(true);
   });
 
@@ -127,6 +136,9 @@ describe('OTLP export', () => {
     );
     for (const name of ['toolhive_mcp_requests', 'toolhive_mcp_request_duration', 'toolhive_mcp_tool_calls', 'toolhive_mcp_sessions', 'toolhive_mcp_backend_up']) {
       expect(names.has(name)).toBe(true);
+    }
+    for (const request of received['/v1/metrics'] as Array<{ body: any }>) {
+      for (const rm of request.body.resourceMetrics) expect(resourceOf(rm.resource)).toMatchObject(POD_RESOURCE);
     }
   });
 

@@ -5,11 +5,10 @@
  */
 import type { Attributes } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { ResolvedProxyConfig } from '../config-validate.ts';
 import type { Logger } from '../log.ts';
+import { proxyResource } from './resource.ts';
 import { METRICS } from './metric-definitions.ts';
 import type { RequestRecorder } from './prometheus.ts';
 import type { GaugeSources, TransportLabel } from './telemetry.ts';
@@ -24,7 +23,7 @@ export function createOtlpMetrics(config: ResolvedProxyConfig, backendKind: stri
   const otlp = config.telemetry.otlp!;
   const server = config.server;
   const provider = new MeterProvider({
-    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.telemetry.serviceName, 'mcp.server.name': server }),
+    resource: proxyResource(config),
     readers: [
       new PeriodicExportingMetricReader({
         exporter: exporter ?? new OTLPMetricExporter({ url: otlp.endpoint.replace(/\/+$/, '') + '/v1/metrics', headers: { ...otlp.headers } }),

@@ -11,11 +11,10 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, defaultTextMapGetter, defaultTextMapSetter, type Context } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { ResolvedProxyConfig } from '../config-validate.ts';
 import type { Logger } from '../log.ts';
+import { proxyResource } from './resource.ts';
 import type { SpanHandle, SpanStart } from './telemetry.ts';
 
 export interface Tracing {
@@ -28,7 +27,7 @@ const otlpUrl = (endpoint: string, path: string): string => endpoint.replace(/\/
 export function createTracing(config: ResolvedProxyConfig, logger: Logger, exporter?: SpanExporter): Tracing {
   const otlp = config.telemetry.otlp!;
   const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.telemetry.serviceName, 'mcp.server.name': config.server }),
+    resource: proxyResource(config),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(otlp.samplingRatio) }),
     spanProcessors: [new BatchSpanProcessor(exporter ?? new OTLPTraceExporter({ url: otlpUrl(otlp.endpoint, '/v1/traces'), headers: { ...otlp.headers } }))],
   });
