@@ -1,16 +1,19 @@
 /**
  * One benchmark run: start every selected target, warm each up, then measure the cells
  * (mode × concurrency × target) interleaved — for each cell the targets take turns, in an order that
- * rotates from cell to cell — so a noisy minute on the shared machine hurts every target alike
- * rather than whichever happened to run then. Every target is stopped on every path.
+ * rotates from turn to turn, for several rounds that split the cell's time — so a noisy few seconds
+ * on the shared machine hurt every target alike rather than whichever happened to run then. A
+ * target's rounds of a cell are merged into its row; the rate of each round is kept, so ratios can
+ * be read round by round too. Every target is stopped on every path.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { runCell } from './load.ts';
-import type { Mode } from './load.ts';
-import { TreeSampler, machineBusySeconds } from './proc-tree.ts';
+import { mergeCells, measureCell, runCell } from './load.ts';
+import type { MeasuredCell, Mode } from './load.ts';
+import { TreeSampler, machineBusySeconds, mergeUsage } from './proc-tree.ts';
+import type { TreeUsage } from './proc-tree.ts';
 import { measureWakeCost, wakeCostSummary } from './wake-cost.ts';
 import { REPO_ROOT } from './processes.ts';
 import type { Row, Run, TargetInfo } from './report.ts';
@@ -21,7 +24,10 @@ export interface BenchOptions {
   readonly targets: readonly string[];
   readonly modes: readonly Mode[];
   readonly concurrency: { readonly [M in Mode]: readonly number[] };
+  /** Measured seconds per cell and target, split evenly over the rounds. */
   readonly durationSeconds: number;
+  /** Turns each target takes at each cell (default 1). */
+  readonly rounds?: number;
   readonly warmupSeconds: number;
   /**
    * Unmeasured load right before each cell, at its mode and concurrency (default 0). Targets idle
@@ -79,8 +85,28 @@ function wakeCostOrWhyNot(roundTrips: number): string {
 
 function describe(options: BenchOptions): string {
   const conc = options.modes.map((m) => `${m} at ${options.concurrency[m].join(', ')}`).join('; ');
-  const cellWarmup = options.cellWarmupSeconds ? ` and a ${options.cellWarmupSeconds} s unmeasured warm-up at the cell's own load` : '';
-  return `${options.durationSeconds} s per cell after a ${options.warmupSeconds} s warm-up per target${cellWarmup}; ${conc}; ${options.sessions} shared sessions (fewer when fewer clients); request timeout ${options.timeoutMs} ms`;
+  const rounds = options.rounds ?? 1;
+  const cellWarmup = options.cellWarmupSeconds ? ` and a ${options.cellWarmupSeconds} s unmeasured warm-up at the cell's own load before each turn` : '';
+  const split = rounds > 1 ? ` (${rounds} rounds of ${+(options.durationSeconds / rounds).toFixed(2)} s, the targets taking turns in each)` : '';
+  return `${options.durationSeconds} s per cell${split} after a ${options.warmupSeconds} s warm-up per target${cellWarmup}; ${conc}; ${options.sessions} shared sessions (fewer when fewer clients); request timeout ${options.timeoutMs} ms`;
+}
+
+/** One target's turn at one round of a cell. */
+interface Turn {
+  readonly part: MeasuredCell;
+  readonly usage: TreeUsage;
+  /** CPU spent meanwhile by everything but the target's tree and the generator. */
+  readonly otherCpuSeconds: number;
+}
+
+function mergeTurns(target: string, mode: Mode, concurrency: number, turns: readonly Turn[]): Row {
+  const { result } = mergeCells(turns.map((t) => t.part));
+  const seconds = result.elapsedMs / 1000;
+  const otherCpuPercent = seconds > 0 ? (turns.reduce((sum, t) => sum + t.otherCpuSeconds, 0) / seconds) * 100 : 0;
+  return {
+    target, mode, concurrency, result, usage: mergeUsage(turns.map((t) => t.usage)), otherCpuPercent,
+    ...(turns.length > 1 ? { roundRates: turns.map((t) => t.part.result.rate) } : {}),
+  };
 }
 
 function rotate<T>(items: readonly T[], by: number): T[] {
@@ -140,30 +166,38 @@ export async function runBenchmark(options: BenchOptions): Promise<Run> {
         if (options.modes.includes('unique')) await runCell(target.driver(), { ...warm, mode: 'unique', concurrency: 1, durationMs: warm.durationMs / 2, tag: tag() });
       }
     }
+    const rounds = Math.max(1, Math.floor(options.rounds ?? 1));
     let turn = 0;
     for (const mode of options.modes) {
       for (const concurrency of options.concurrency[mode]) {
-        for (const spec of rotate(specs, turn++)) {
+        const measured = specs.filter((spec) => {
           const limit = spec.limits?.[mode];
-          if (limit !== undefined && concurrency > limit) {
-            rows.push({ target: spec.name, mode, concurrency, skipped: `${spec.limits!.reason} (run up to ${limit})` });
-            continue;
+          if (limit === undefined || concurrency <= limit) return true;
+          rows.push({ target: spec.name, mode, concurrency, skipped: `${spec.limits!.reason} (run up to ${limit})` });
+          return false;
+        });
+        const turns = new Map<string, Turn[]>(measured.map((spec) => [spec.name, []]));
+        for (let round = 1; round <= rounds; round++) {
+          for (const spec of rotate(measured, turn++)) {
+            const target = running.get(spec.name)!;
+            const cell = { mode, concurrency, sessions: options.sessions, timeoutMs: options.timeoutMs, maxRequests: options.maxRequests };
+            if (options.cellWarmupSeconds) await runCell(target.driver(), { ...cell, durationMs: options.cellWarmupSeconds * 1000, tag: tag() });
+            const sampler = new TreeSampler(target.pid);
+            sampler.start();
+            const busyBefore = machineBusySeconds();
+            const part = await measureCell(target.driver(), { ...cell, durationMs: (options.durationSeconds * 1000) / rounds, tag: tag() });
+            const busy = machineBusySeconds() - busyBefore;
+            const usage = sampler.stop();
+            const { result } = part;
+            const seconds = result.elapsedMs / 1000;
+            const otherCpuSeconds = busy - usage.cpuSeconds - (result.generatorCpuPercent / 100) * seconds;
+            turns.get(spec.name)!.push({ part, usage, otherCpuSeconds });
+            const errors = Object.entries(result.errors).map(([k, n]) => `${k}: ${n}`).join(', ') || 'no errors';
+            const of = rounds > 1 ? `  round ${round}/${rounds}` : '';
+            log(`${mode.padEnd(6)} ${String(concurrency).padStart(4)}  ${spec.name.padEnd(13)} ${Math.round(result.rate).toString().padStart(6)}/s  p99 ${result.latency?.p99.toFixed(2) ?? '–'} ms  ${result.ok}/${result.requests} ok  ${errors}  rss ${(usage.peakRssBytes / 1e6).toFixed(0)} MB${of}`);
           }
-          const target = running.get(spec.name)!;
-          const cell = { mode, concurrency, sessions: options.sessions, timeoutMs: options.timeoutMs, maxRequests: options.maxRequests };
-          if (options.cellWarmupSeconds) await runCell(target.driver(), { ...cell, durationMs: options.cellWarmupSeconds * 1000, tag: tag() });
-          const sampler = new TreeSampler(target.pid);
-          sampler.start();
-          const busyBefore = machineBusySeconds();
-          const result = await runCell(target.driver(), { ...cell, durationMs: options.durationSeconds * 1000, tag: tag() });
-          const busy = machineBusySeconds() - busyBefore;
-          const usage = sampler.stop();
-          const seconds = result.elapsedMs / 1000;
-          const otherCpuPercent = ((busy - usage.cpuSeconds - (result.generatorCpuPercent / 100) * seconds) / seconds) * 100;
-          rows.push({ target: spec.name, mode, concurrency, result, usage, otherCpuPercent });
-          const errors = Object.entries(result.errors).map(([k, n]) => `${k}: ${n}`).join(', ') || 'no errors';
-          log(`${mode.padEnd(6)} ${String(concurrency).padStart(4)}  ${spec.name.padEnd(13)} ${Math.round(result.rate).toString().padStart(6)}/s  p99 ${result.latency?.p99.toFixed(2) ?? '–'} ms  ${result.ok}/${result.requests} ok  ${errors}  rss ${(usage.peakRssBytes / 1e6).toFixed(0)} MB`);
         }
+        for (const spec of measured) rows.push(mergeTurns(spec.name, mode, concurrency, turns.get(spec.name)!));
       }
     }
   } finally {

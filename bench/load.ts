@@ -75,7 +75,52 @@ class Samples {
   }
 }
 
+/** One measured cell with its raw latencies, so that several rounds of a cell can be merged. */
+export interface MeasuredCell {
+  readonly result: CellResult;
+  /** Latency of each successful request, ms. */
+  readonly samples: Float64Array;
+}
+
 export async function runCell(driver: Driver, options: CellOptions): Promise<CellResult> {
+  return (await measureCell(driver, options)).result;
+}
+
+/**
+ * Several rounds of one cell as one result: counts and time add up, the rate is over the summed
+ * time, the percentiles are over every request of every round, the generator's CPU is time-weighted.
+ */
+export function mergeCells(parts: readonly MeasuredCell[]): MeasuredCell {
+  if (parts.length === 1) return parts[0]!;
+  const errors: Record<string, number> = {};
+  let requests = 0;
+  let elapsedMs = 0;
+  let generatorCpuMs = 0;
+  for (const { result } of parts) {
+    requests += result.requests;
+    elapsedMs += result.elapsedMs;
+    generatorCpuMs += (result.generatorCpuPercent / 100) * result.elapsedMs;
+    for (const [kind, n] of Object.entries(result.errors)) errors[kind] = (errors[kind] ?? 0) + n;
+  }
+  const samples = new Float64Array(parts.reduce((n, part) => n + part.samples.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    samples.set(part.samples, offset);
+    offset += part.samples.length;
+  }
+  const ok = samples.length;
+  return {
+    samples,
+    result: {
+      requests, ok, errors, elapsedMs,
+      rate: elapsedMs > 0 ? ok / (elapsedMs / 1000) : 0,
+      latency: summarize(samples),
+      generatorCpuPercent: elapsedMs > 0 ? (generatorCpuMs / elapsedMs) * 100 : 0,
+    },
+  };
+}
+
+export async function measureCell(driver: Driver, options: CellOptions): Promise<MeasuredCell> {
   await driver.prepare(options.mode === 'shared' ? Math.min(options.sessions, options.concurrency) : 0);
   const latencies = new Samples();
   const errors: Record<string, number> = {};
@@ -110,13 +155,17 @@ export async function runCell(driver: Driver, options: CellOptions): Promise<Cel
   if (outcome === 'overrun') errors['overrun'] = (errors['overrun'] ?? 0) + 1;
 
   const ok = latencies.length;
+  const samples = Float64Array.from(latencies.view());
   return {
-    requests,
-    ok,
-    errors,
-    elapsedMs,
-    rate: ok / (elapsedMs / 1000),
-    latency: summarize(latencies.view()),
-    generatorCpuPercent: ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100,
+    samples,
+    result: {
+      requests,
+      ok,
+      errors,
+      elapsedMs,
+      rate: ok / (elapsedMs / 1000),
+      latency: summarize(samples),
+      generatorCpuPercent: ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100,
+    },
   };
 }

@@ -66,6 +66,17 @@ export interface TreeUsage {
   readonly cpuSeconds: number;
 }
 
+/** Several rounds of one cell as one usage: peaks of the peaks, CPU summed. */
+export function mergeUsage(usages: readonly TreeUsage[]): TreeUsage {
+  const peak = usages.reduce((best, u) => (u.peakRootRssBytes > best.peakRootRssBytes ? u : best), usages[0]!);
+  return {
+    peakRssBytes: Math.max(...usages.map((u) => u.peakRssBytes)),
+    peakRootRssBytes: peak.peakRootRssBytes,
+    peakRootAnonBytes: peak.peakRootAnonBytes,
+    cpuSeconds: usages.reduce((sum, u) => sum + u.cpuSeconds, 0),
+  };
+}
+
 export class TreeSampler {
   private members: number[] = [];
   private readonly startTicks = new Map<number, number>();

@@ -14,6 +14,8 @@ export interface Row {
   readonly usage?: TreeUsage;
   /** CPU used during the cell by everything but the target's tree and the generator, % of one core: other work on the machine. */
   readonly otherCpuPercent?: number;
+  /** The rate of each round, in round order, when the cell ran in several (`result` merges them). */
+  readonly roundRates?: readonly number[];
   /** Why the cell was not run. */
   readonly skipped?: string;
 }
@@ -147,7 +149,13 @@ export function ratioLines(run: Run): string[] {
   // target tells how much of the gap one more process on the path makes by itself.
   const ofSpawn = (target: string): string[] => run.rows.filter((r) => r.target === target && r.mode === 'shared' && r.result).flatMap((r) => {
     const spawn = find(run, ours, 'shared', r.concurrency);
-    return spawn ? [`${r.concurrency}: ${((r.result!.rate / spawn.result!.rate) * 100).toFixed(0)} %`] : [];
+    if (!spawn) return [];
+    const overall = `${r.concurrency}: ${((r.result!.rate / spawn.result!.rate) * 100).toFixed(0)} %`;
+    // Round k of a cell ran the targets back to back: its ratio is the most side-by-side one there is.
+    const rounds = r.roundRates && spawn.roundRates && r.roundRates.length === spawn.roundRates.length
+      ? ` (rounds ${r.roundRates.map((rate, k) => ((rate / spawn.roundRates![k]!) * 100).toFixed(0)).join(', ')} %)`
+      : '';
+    return [`${overall}${rounds}`];
   });
   const attach = ofSpawn('proxy-attach');
   if (attach.length > 0) lines.push(`- Attach backend throughput as % of the spawn backend (shared, by concurrency; goal ≥ 80 %): ${attach.join(', ')}.`);
@@ -180,8 +188,9 @@ export function markdownSection(run: Run, chartFile: string | undefined): string
     'Every target is the same `@modelcontextprotocol/server-everything`, over stdio behind a bridge',
     '(`server-http` is its own HTTP transport), on the same machine as the load generator, all started',
     'by the harness and measured in one run: each target is warmed up, then for every mode and',
-    'concurrency the targets take turns in an order that rotates from cell to cell, so background noise',
-    'falls on all of them alike. Each worker is one client with its own keep-alive',
+    'concurrency the targets take turns, in rounds that split the cell\'s time and in an order that',
+    'rotates from turn to turn, so background noise falls on all of them alike; a row merges its',
+    'rounds, and the attach ratios are also given round by round. Each worker is one client with its own keep-alive',
     'connection, calling `tools/call echo` with a unique payload and checking the reply. **shared**: the',
     'sessions are opened first and the workers share them (worker w uses session w mod N); **unique**:',
     'every unit is a whole session (initialize → notifications/initialized → tools/call → DELETE) and',

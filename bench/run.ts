@@ -4,7 +4,8 @@
  *
  * Options (each also settable by the environment variable in brackets):
  *   --quick                 1 s cells, concurrency 1 and 20, no docs written (a quick look)
- *   --duration S            seconds per cell [BENCH_DURATION] (default 6)
+ *   --duration S            measured seconds per cell and target [BENCH_DURATION] (default 6)
+ *   --rounds N              turns per cell, splitting its seconds; the targets take turns in each [BENCH_ROUNDS] (default 3; 1 with --quick)
  *   --warmup S              warm-up seconds per target [BENCH_WARMUP] (default 2)
  *   --cell-warmup S         unmeasured seconds at each cell's load before it [BENCH_CELL_WARMUP] (default 1)
  *   --concurrency 1,20,...  shared-session concurrencies [BENCH_CONCURRENCY] (default 1,20,200,1000)
@@ -31,6 +32,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     duration: { type: 'string' },
+    rounds: { type: 'string' },
     warmup: { type: 'string' },
     'cell-warmup': { type: 'string' },
     concurrency: { type: 'string' },
@@ -81,6 +83,7 @@ const run = await runBenchmark({
     unique: numbers(values['unique-concurrency'] ?? env['BENCH_UNIQUE_CONCURRENCY'] ?? (quick ? '1,20' : '1,20,200'), '--unique-concurrency'),
   },
   durationSeconds: positive(values.duration ?? env['BENCH_DURATION'] ?? (quick ? '1' : '6'), '--duration'),
+  rounds: numbers(values.rounds ?? env['BENCH_ROUNDS'] ?? (quick ? '1' : '3'), '--rounds')[0]!,
   warmupSeconds: positive(values.warmup ?? env['BENCH_WARMUP'] ?? (quick ? '0.5' : '2'), '--warmup'),
   cellWarmupSeconds: positive(values['cell-warmup'] ?? env['BENCH_CELL_WARMUP'] ?? (quick ? '0' : '1'), '--cell-warmup'),
   sessions: numbers(values.sessions ?? '10', '--sessions')[0]!,

@@ -13,7 +13,8 @@ import path from 'node:path';
 import { chartSvg } from '../../bench/chart.ts';
 import { runBenchmark } from '../../bench/harness.ts';
 import { HttpDriver, StdioDriver } from '../../bench/drivers.ts';
-import { runCell, summarize } from '../../bench/load.ts';
+import { mergeCells, runCell, summarize } from '../../bench/load.ts';
+import type { CellResult } from '../../bench/load.ts';
 import { checkReply, messagesOf } from '../../bench/mcp.ts';
 import { CHANGES_HEADING, END_MARKER, START_MARKER, markdownSection, ratioLines, textTable, updateDocument } from '../../bench/report.ts';
 import type { Run } from '../../bench/report.ts';
@@ -124,6 +125,31 @@ test('percentiles are nearest-rank over the full sample', () => {
   expect(summary).toMatchObject({ min: 1, p50: 50, p95: 95, p99: 99, max: 100, avg: 50.5 });
 });
 
+test('rounds of a cell merge into one result: counts and time add up, percentiles over every request', () => {
+  const part = (ok: number, failed: number, elapsedMs: number, cpu: number, from: number) => {
+    const samples = Float64Array.from({ length: ok }, (_, i) => from + i);
+    const result: CellResult = { requests: ok + failed, ok, errors: failed ? { timeout: failed } : {}, elapsedMs, rate: ok / (elapsedMs / 1000), latency: summarize(samples), generatorCpuPercent: cpu };
+    return { result, samples };
+  };
+  const { result, samples } = mergeCells([part(50, 1, 1000, 10, 1), part(50, 2, 3000, 30, 51)]);
+  expect(samples).toHaveLength(100);
+  expect(result).toMatchObject({ requests: 103, ok: 100, errors: { timeout: 3 }, elapsedMs: 4000, rate: 25, generatorCpuPercent: 25 });
+  expect(result.latency).toMatchObject({ min: 1, p50: 50, p99: 99, max: 100 });
+});
+
+test('the attach ratio is given overall and round by round', () => {
+  const row = (target: string, rate: number, roundRates: number[]) => ({
+    target, mode: 'shared' as const, concurrency: 20, roundRates,
+    result: { requests: rate, ok: rate, errors: {}, elapsedMs: 1000, rate, latency: undefined, generatorCpuPercent: 0 },
+  });
+  const run: Run = {
+    info: { date: '', machine: '', loadAverage: '', wakeCost: '', versions: '', command: '', settings: '', durationSeconds: 1 },
+    targets: [{ name: 'proxy', description: '', peer: false, ours: true }, { name: 'proxy-attach', description: '', peer: false, ours: false }],
+    rows: [row('proxy', 1000, [900, 1000, 1100]), row('proxy-attach', 800, [810, 700, 880])],
+  };
+  expect(ratioLines(run)).toContain('- Attach backend throughput as % of the spawn backend (shared, by concurrency; goal ≥ 80 %): 20: 80 % (rounds 90, 70, 80 %).');
+});
+
 describe(`smoke run against ${targets.join(', ')}`, () => {
   let run: Run;
 
@@ -133,6 +159,7 @@ describe(`smoke run against ${targets.join(', ')}`, () => {
       modes: ['shared', 'unique'],
       concurrency: { shared: [1, 16], unique: [1, 4] },
       durationSeconds: 0.6,
+      rounds: 2,
       warmupSeconds: 0.2,
       sessions: 3,
       timeoutMs: 5000,
@@ -150,6 +177,9 @@ describe(`smoke run against ${targets.join(', ')}`, () => {
       expect(row.result!.requests).toBeGreaterThan(0);
       expect(row.result!.ok).toBe(row.result!.requests);
       expect(row.usage!.peakRssBytes).toBeGreaterThan(10e6);
+      // Two turns of 0.3 s each, merged.
+      expect(row.roundRates).toHaveLength(2);
+      expect(row.result!.elapsedMs).toBeGreaterThanOrEqual(600);
     }
   }, 120_000);
 
