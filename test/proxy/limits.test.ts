@@ -101,6 +101,18 @@ describe('limits', () => {
     }
   });
 
+  it('listens with a deep accept queue: the kernel holds a burst of connections instead of dropping their SYNs', async () => {
+    const { LISTEN_BACKLOG } = await import('../../proxy/src/main.ts');
+    proxy = await startTestProxy(spawnBackend);
+    const port = new URL(proxy.mcpUrl).port;
+    // For a listening socket, ss reports the accept queue's size in the Send-Q column.
+    const line = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim();
+    const [state, , sendQ] = line.split(/\s+/);
+    const somaxconn = Number(execFileSync('cat', ['/proc/sys/net/core/somaxconn'], { encoding: 'utf8' }));
+    expect([state, Number(sendQ)]).toEqual(['LISTEN', Math.min(LISTEN_BACKLOG, somaxconn)]);
+    expect(Number(sendQ)).toBeGreaterThan(511); // Node's default
+  });
+
   it('expires idle sessions (404 afterwards)', async () => {
     proxy = await startTestProxy(spawnBackend, { limits: { sessionIdleTimeoutMs: 200 } });
     const session = await rawSession(proxy.mcpUrl);
