@@ -30,9 +30,10 @@ export interface BenchOptions {
   readonly rounds?: number;
   readonly warmupSeconds: number;
   /**
-   * Unmeasured load right before each cell, at its mode and concurrency (default 0). Targets idle
-   * while the others take their turns, and an idle Node process shrinks its heap and drops
-   * compiled code: without this, a cell would measure part warm-up.
+   * Unmeasured load right before each turn, at its mode and concurrency, on the connections and
+   * sessions the turn then measures (default 0). Targets idle while the others take their turns, and
+   * an idle Node process shrinks its heap and drops compiled code: without this, a cell would measure
+   * part warm-up.
    */
   readonly cellWarmupSeconds?: number;
   readonly sessions: number;
@@ -86,7 +87,7 @@ function wakeCostOrWhyNot(roundTrips: number): string {
 function describe(options: BenchOptions): string {
   const conc = options.modes.map((m) => `${m} at ${options.concurrency[m].join(', ')}`).join('; ');
   const rounds = options.rounds ?? 1;
-  const cellWarmup = options.cellWarmupSeconds ? ` and a ${options.cellWarmupSeconds} s unmeasured warm-up at the cell's own load before each turn` : '';
+  const cellWarmup = options.cellWarmupSeconds ? ` and a ${options.cellWarmupSeconds} s unmeasured warm-up at the cell's own load, on the same connections, before each turn` : '';
   const split = rounds > 1 ? ` (${rounds} rounds of ${+(options.durationSeconds / rounds).toFixed(2)} s, the targets taking turns in each)` : '';
   return `${options.durationSeconds} s per cell${split} after a ${options.warmupSeconds} s warm-up per target${cellWarmup}; ${conc}; ${options.sessions} shared sessions (fewer when fewer clients); request timeout ${options.timeoutMs} ms`;
 }
@@ -181,11 +182,17 @@ export async function runBenchmark(options: BenchOptions): Promise<Run> {
           for (const spec of rotate(measured, turn++)) {
             const target = running.get(spec.name)!;
             const cell = { mode, concurrency, sessions: options.sessions, timeoutMs: options.timeoutMs, maxRequests: options.maxRequests };
-            if (options.cellWarmupSeconds) await runCell(target.driver(), { ...cell, durationMs: options.cellWarmupSeconds * 1000, tag: tag() });
             const sampler = new TreeSampler(target.pid);
-            sampler.start();
-            const busyBefore = machineBusySeconds();
-            const part = await measureCell(target.driver(), { ...cell, durationMs: (options.durationSeconds * 1000) / rounds, tag: tag() });
+            let busyBefore = 0;
+            // The warm-up runs on the turn's own connections and sessions; sampling starts after it.
+            const part = await measureCell(target.driver(), {
+              ...cell, durationMs: (options.durationSeconds * 1000) / rounds, tag: tag(),
+              warmupMs: (options.cellWarmupSeconds ?? 0) * 1000,
+              onMeasure: () => {
+                sampler.start();
+                busyBefore = machineBusySeconds();
+              },
+            });
             const busy = machineBusySeconds() - busyBefore;
             const usage = sampler.stop();
             const { result } = part;

@@ -24,6 +24,13 @@ export interface CellOptions {
   readonly maxRequests: number;
   /** Makes payloads unique across cells, so a late reply from an earlier cell cannot pass a check. */
   readonly tag: string;
+  /**
+   * Unmeasured load first, on the same connections and sessions (default 0): the measured part then
+   * starts warm, with no connection setup in it.
+   */
+  readonly warmupMs?: number;
+  /** Called when the measured part starts, after the warm-up: where per-cell samplers start. */
+  readonly onMeasure?: () => void;
 }
 
 export interface LatencySummary {
@@ -122,37 +129,46 @@ export function mergeCells(parts: readonly MeasuredCell[]): MeasuredCell {
 
 export async function measureCell(driver: Driver, options: CellOptions): Promise<MeasuredCell> {
   await driver.prepare(options.mode === 'shared' ? Math.min(options.sessions, options.concurrency) : 0);
+  let seq = 0;
+  /** C closed-loop workers for `durationMs`; bounded even if a driver failed to time a request out. */
+  const load = async (durationMs: number, record: (failure: FailureKind | undefined, ms: number) => void, counted: () => boolean): Promise<boolean> => {
+    const stopAt = performance.now() + durationMs;
+    const worker = async (w: number): Promise<void> => {
+      while (performance.now() < stopAt && counted()) {
+        const payload = `${options.tag}-${w}-${seq++}`;
+        const t0 = performance.now();
+        const failure: FailureKind | undefined = options.mode === 'shared' ? await driver.echo(w, payload) : await driver.unit(w, payload);
+        record(failure, performance.now() - t0);
+      }
+    };
+    let hardStop: NodeJS.Timeout | undefined;
+    const bound = new Promise<'overrun'>((resolve) => {
+      hardStop = setTimeout(() => resolve('overrun'), durationMs + options.timeoutMs * 4 + 5000);
+    });
+    const outcome = await Promise.race([Promise.all(Array.from({ length: options.concurrency }, (_, w) => worker(w))), bound]);
+    clearTimeout(hardStop);
+    return outcome !== 'overrun';
+  };
+  if (options.warmupMs) await load(options.warmupMs, () => {}, () => true);
+
   const latencies = new Samples();
   const errors: Record<string, number> = {};
   let requests = 0;
+  options.onMeasure?.();
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
-  const stopAt = start + options.durationMs;
-
-  const worker = async (w: number): Promise<void> => {
-    let seq = 0;
-    while (performance.now() < stopAt && requests < options.maxRequests) {
-      requests++;
-      const payload = `${options.tag}-${w}-${seq++}`;
-      const t0 = performance.now();
-      const failure: FailureKind | undefined = options.mode === 'shared' ? await driver.echo(w, payload) : await driver.unit(w, payload);
-      if (failure === undefined) latencies.push(performance.now() - t0);
-      else errors[failure] = (errors[failure] ?? 0) + 1;
-    }
-  };
-
-  // Belt and braces: drivers time requests out themselves, this bounds the cell even if one did not.
-  let hardStop: NodeJS.Timeout | undefined;
-  const bound = new Promise<'overrun'>((resolve) => {
-    hardStop = setTimeout(() => resolve('overrun'), options.durationMs + options.timeoutMs * 4 + 5000);
+  const finished = await load(options.durationMs, (failure, ms) => {
+    if (failure === undefined) latencies.push(ms);
+    else errors[failure] = (errors[failure] ?? 0) + 1;
+  }, () => {
+    if (requests >= options.maxRequests) return false;
+    requests++;
+    return true;
   });
-  const workers = Promise.all(Array.from({ length: options.concurrency }, (_, w) => worker(w)));
-  const outcome = await Promise.race([workers, bound]);
   const elapsedMs = performance.now() - start;
-  clearTimeout(hardStop);
   const cpu = process.cpuUsage(cpuBefore);
   await driver.finish();
-  if (outcome === 'overrun') errors['overrun'] = (errors['overrun'] ?? 0) + 1;
+  if (!finished) errors['overrun'] = (errors['overrun'] ?? 0) + 1;
 
   const ok = latencies.length;
   const samples = Float64Array.from(latencies.view());
