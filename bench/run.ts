@@ -7,7 +7,7 @@
  *   --duration S            measured seconds per cell and target [BENCH_DURATION] (default 6)
  *   --rounds N              turns per cell, splitting its seconds; the targets take turns in each [BENCH_ROUNDS] (default 3; 1 with --quick)
  *   --warmup S              warm-up seconds per target [BENCH_WARMUP] (default 2)
- *   --cell-warmup S         unmeasured seconds at each cell's load before it [BENCH_CELL_WARMUP] (default 1)
+ *   --cell-warmup S         unmeasured seconds at the cell's load before each turn, on the connections it then measures [BENCH_CELL_WARMUP] (default 1)
  *   --concurrency 1,20,...  shared-session concurrencies [BENCH_CONCURRENCY] (default 1,20,200,1000)
  *   --unique-concurrency .. unique-session concurrencies [BENCH_UNIQUE_CONCURRENCY] (default 1,20,200)
  *   --targets a,b           targets to run [BENCH_TARGETS] (default all: see bench/targets.ts)
