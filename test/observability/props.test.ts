@@ -115,6 +115,9 @@ describe('ObservabilityStack props', () => {
     expect(files.map((f) => f.path)).toEqual(['helm-values/kube-prometheus-stack.yaml', 'helm-values/otel-collector.yaml', 'helm-values/jaeger.yaml']);
     stack.helmReleases().forEach((r, i) => {
       expect(parse(files[i]!.content)).toEqual(JSON.parse(JSON.stringify(r.values)));
+      // Written out in full: no YAML anchors or aliases (Jaeger's two chart layouts share one object).
+      expect(parse(files[i]!.content, { maxAliasCount: 0 })).toBeDefined();
+      expect(files[i]!.content).not.toMatch(/[&*]a\d+\b/);
       expect(files[i]!.content.split('\n')[0]).toBe(`# helm upgrade -i ${r.releaseName} ${r.chart} --repo ${r.repoURL} --version ${r.version} -n monitoring --create-namespace -f helm-values/${r.releaseName}.yaml`);
     });
   });
