@@ -33,14 +33,15 @@ export function buildApp(): App {
   new McpNamespace(servers, 'Namespace', { name: 'mcp-servers' });
   new McpServer(servers, 'fetch', {
     image: 'docker.io/mcp/fetch:2025.4.7',
-    // It fetches URLs for a model: any destination but the cloud metadata and credential endpoints.
-    permissionProfile: PermissionProfile.network(),
+    // It fetches URLs for a model: public addresses only, nothing inside the cluster, never the
+    // cloud metadata and credential endpoints.
+    permissionProfile: PermissionProfile.internet(),
     observability,
   });
   new McpServer(servers, 'gofetch', {
     image: 'ghcr.io/stackloklabs/gofetch/server:1.0.1',
     transport: McpTransport.streamableHttp({ port: 8080 }),
-    permissionProfile: PermissionProfile.network(),
+    permissionProfile: PermissionProfile.internet(),
     // Reachable from outside through the cluster's shared Gateway (dist/gateway-api/).
     exposure: Exposure.httpRoute({
       gatewayName: 'mcp-gateway', gatewayNamespace: 'gateway-system', hostnames: ['gofetch.mcp.example.com'], controllerNamespace: 'gateway-system',

@@ -1,7 +1,7 @@
 /** Building blocks of the NetworkPolicies of MCP servers and proxies. */
 import { k8s } from 'cdk8s-plus-28';
 import type { TelemetryPeer } from './observability-binding.ts';
-import { NEVER_REACHABLE_CIDRS } from './permission-profile.ts';
+import { NEVER_REACHABLE_CIDRS, PRIVATE_CIDRS } from './permission-profile.ts';
 
 export function namespaceSelector(namespace: string): k8s.LabelSelector {
   // Set by the API server on every namespace since Kubernetes 1.21, so it cannot be forged by
@@ -39,6 +39,23 @@ export function internetEgressRule(cidrs: readonly string[] | undefined, ports: 
   return {
     to: blocks,
     ports: ports.length === 0 ? undefined : tcpPorts(ports),
+  };
+}
+
+/**
+ * Public addresses only, on every port: IPv4 and IPv6 except `PRIVATE_CIDRS`, `NEVER_REACHABLE_CIDRS`
+ * and `more`. A range inside another excluded one is left out of `except` (it adds nothing).
+ */
+export function publicEgressRule(more: readonly string[]): k8s.NetworkPolicyEgressRule {
+  const excluded = [...PRIVATE_CIDRS, ...NEVER_REACHABLE_CIDRS, ...more].filter((cidr, i, all) => all.indexOf(cidr) === i);
+  const parsed = excluded.map(parseCidr);
+  // Dropped: a range inside another one (of two equal ranges, the later).
+  const outermost = excluded.filter((_, i) => !parsed.some((other, j) => contains(other, parsed[i]!) && (!contains(parsed[i]!, other) || j < i)));
+  return {
+    to: ['0.0.0.0/0', '::/0'].map((cidr) => {
+      const v6 = cidr.includes(':');
+      return { ipBlock: { cidr, except: outermost.filter((blocked) => blocked.includes(':') === v6) } };
+    }),
   };
 }
 

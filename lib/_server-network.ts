@@ -1,8 +1,9 @@
 /** The MCP server's NetworkPolicies: nobody gets in but its proxy; out goes only what the profile allows. */
 import { k8s } from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
-import { dnsEgressRule, internetEgressRule, neverReachableContaining, tcpPorts } from './_network-policy.ts';
+import { dnsEgressRule, internetEgressRule, neverReachableContaining, publicEgressRule, tcpPorts } from './_network-policy.ts';
 import { checkCidr, checkNonEmpty, checkPort, McpInputError } from './_validation.ts';
+import { warn } from './_warnings.ts';
 import type { McpTransport } from './mcp-transport.ts';
 import { type PermissionProfile } from './permission-profile.ts';
 
@@ -33,7 +34,15 @@ export function createServerNetworkPolicies(scope: Construct, input: ServerNetwo
     case 'none':
       egressRules = [];
       break;
+    case 'internet':
+      for (const cidr of profile.exceptCidrs) {
+        checkCidr(server, 'permissionProfile internet exceptCidrs', cidr);
+        if (/\/0$/.test(cidr)) throw new McpInputError(server, `permissionProfile internet exceptCidrs "${cidr}" excludes every address of its family: use PermissionProfile.none() for no egress`);
+      }
+      egressRules = [dnsEgressRule(), publicEgressRule(profile.exceptCidrs)];
+      break;
     case 'network':
+      warn(server, 'permissionProfile network() lets the server reach addresses inside the cluster too (other pods, Services, nodes, the API server): use PermissionProfile.internet() for a server that needs only public destinations, or an allow list');
       egressRules = [dnsEgressRule(), internetEgressRule(undefined, [])];
       break;
     case 'allow-list':

@@ -9,6 +9,23 @@ export interface AllowListOptions {
   readonly ports?: readonly number[];
 }
 
+/** Options of `PermissionProfile.internet()`. */
+export interface InternetOptions {
+  /**
+   * More destinations to keep out of reach, as CIDRs (IPv4 or IPv6): a cluster whose pod, Service
+   * or node addresses are public (outside `PRIVATE_CIDRS`) lists them here.
+   * @default []
+   */
+  readonly exceptCidrs?: readonly string[];
+}
+
+/**
+ * Private and shared address space, where clusters put their pods, Services, nodes and API
+ * servers: RFC 1918, the RFC 6598 shared space 100.64.0.0/10 (carrier-grade NAT, and pod ranges of
+ * some clusters), and IPv6 unique local addresses fc00::/7.
+ */
+export const PRIVATE_CIDRS: readonly string[] = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'];
+
 /** The IPv4 cloud metadata endpoint: credentials of the node live there, never reachable. */
 export const CLOUD_METADATA_CIDR = '169.254.169.254/32';
 
@@ -32,29 +49,41 @@ export const NEVER_REACHABLE_CIDRS: readonly string[] = [
 export class PermissionProfile {
   /** No egress at all: the server computes on what it is sent. */
   public static none(): PermissionProfile {
-    return new PermissionProfile('none', [], []);
+    return new PermissionProfile('none', [], [], []);
+  }
+
+  /**
+   * Public destinations only, plus DNS: any address except `PRIVATE_CIDRS` (where the cluster's
+   * pods, Services, nodes and API server live), `NEVER_REACHABLE_CIDRS` and `exceptCidrs`. For a
+   * server that fetches URLs for a model: the internet, but nothing inside the cluster.
+   */
+  public static internet(options: InternetOptions = {}): PermissionProfile {
+    return new PermissionProfile('internet', [], [], options.exceptCidrs ?? []);
   }
 
   /**
    * Any destination, except `NEVER_REACHABLE_CIDRS` (link-local 169.254.0.0/16 and fe80::/10, and
    * the cloud metadata addresses outside them): a server that fetches URLs for a model must not be
-   * able to fetch the node's cloud credentials.
+   * able to fetch the node's cloud credentials. Addresses inside the cluster (other pods, Services,
+   * nodes, the API server) stay reachable, and synth warns; `internet()` keeps them out.
    */
   public static network(): PermissionProfile {
-    return new PermissionProfile('network', [], []);
+    return new PermissionProfile('network', [], [], []);
   }
 
   /** Only the listed CIDRs on the listed TCP ports, plus DNS; `NEVER_REACHABLE_CIDRS` always excluded. */
   public static allowList(options: AllowListOptions): PermissionProfile {
-    return new PermissionProfile('allow-list', options.cidrs, options.ports ?? [443]);
+    return new PermissionProfile('allow-list', options.cidrs, options.ports ?? [443], []);
   }
 
   private constructor(
-    /** `none`, `network` or `allow-list`. */
-    public readonly kind: 'none' | 'network' | 'allow-list',
+    /** `none`, `internet`, `network` or `allow-list`. */
+    public readonly kind: 'none' | 'internet' | 'network' | 'allow-list',
     /** Allowed destination CIDRs (allow list only). */
     public readonly cidrs: readonly string[],
     /** Allowed TCP ports (allow list only). */
     public readonly ports: readonly number[],
+    /** Destinations kept out of reach besides the private and never-reachable ranges (internet only). */
+    public readonly exceptCidrs: readonly string[],
   ) {}
 }

@@ -2,6 +2,7 @@
  * Properties that must hold for every object of the synthesized default app, not for one sample.
  */
 import { describe, expect, test } from '@jest/globals';
+import { BlockList, isIP } from 'node:net';
 import { attachRules } from '../../lib/_proxy-rbac.ts';
 import { CLUSTER_SCOPED_KINDS, defaultAppObjects, podTemplates } from './_load.ts';
 import { restrictedViolations } from '../../lib/_pod-security-restricted.ts';
@@ -120,6 +121,31 @@ describe('the default app', () => {
         expect([id(proxy.owner), id(server.owner), reaches(server.owner.metadata.namespace!, server.template.metadata.labels)]).toEqual([id(proxy.owner), id(server.owner), false]);
       }
       expect([id(proxy.owner), reaches(namespace, { app: 'agent' })]).toEqual([id(proxy.owner), true]);
+    }
+  });
+
+  test('the fetching servers reach public addresses, but nothing inside the cluster and no metadata endpoint', () => {
+    // Node's own CIDR matcher, not the library's, reads the synthesized ipBlocks.
+    const reachable = (policy: any, address: string): boolean => policy.spec.egress.some((rule: any) => (rule.to ?? []).some((peer: any) => {
+      if (!peer.ipBlock) return false;
+      const family = peer.ipBlock.cidr.includes(':') ? 'ipv6' : 'ipv4';
+      const list = (cidrs: string[]) => {
+        const blocks = new BlockList();
+        for (const cidr of cidrs) {
+          const [net, bits] = cidr.split('/');
+          blocks.addSubnet(net!, Number(bits), family);
+        }
+        return blocks;
+      };
+      if (isIP(address) !== (family === 'ipv6' ? 6 : 4)) return false;
+      return list([peer.ipBlock.cidr]).check(address, family) && !list(peer.ipBlock.except ?? []).check(address, family);
+    }));
+    const inside = ['10.96.0.1', '10.244.3.17', '172.20.0.10', '192.168.49.2', '100.64.12.5', '169.254.169.254', '169.254.170.2', '100.100.100.200', 'fd00:ec2::254', 'fd12:3456::1', 'fe80::1'];
+    const outside = ['1.1.1.1', '140.82.112.3', '2606:4700:4700::1111'];
+    for (const server of ['fetch', 'gofetch']) {
+      const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === `${server}-egress`)!;
+      expect({ server, reached: inside.filter((a) => reachable(policy, a)) }).toEqual({ server, reached: [] });
+      expect({ server, reached: outside.filter((a) => reachable(policy, a)) }).toEqual({ server, reached: outside });
     }
   });
 

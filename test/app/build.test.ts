@@ -25,7 +25,7 @@ describe('the built library', () => {
       "import { App, Chart } from 'cdk8s';",
       "import { McpServer, PermissionProfile } from './lib/index.js';",
       "const chart = new Chart(new App(), 'c', { namespace: 'mcp' });",
-      "new McpServer(chart, 'fetch', { image: 'docker.io/mcp/fetch:2025.4.7', permissionProfile: PermissionProfile.network() });",
+      "new McpServer(chart, 'fetch', { image: 'docker.io/mcp/fetch:2025.4.7', permissionProfile: PermissionProfile.internet() });",
       'console.log(JSON.stringify(chart.toJson().map((o) => o.kind + "/" + o.metadata.name)));',
     ].join('\n'));
     const kinds = JSON.parse(execFileSync(process.execPath, [script], { encoding: 'utf8' }));

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { CLOUD_METADATA_CIDR_V6, EnvFrom, McpServer, McpTransport, McpVolume, NEVER_REACHABLE_CIDRS, PermissionProfile } from '../../lib/index.ts';
+import { CLOUD_METADATA_CIDR_V6, EnvFrom, McpServer, McpTransport, McpVolume, NEVER_REACHABLE_CIDRS, PermissionProfile, PRIVATE_CIDRS } from '../../lib/index.ts';
 import { WARNING_PREFIX } from '../../lib/_warnings.ts';
 import { find, newChart, objectsOf, withConsoleWarnings } from './_util.ts';
 
@@ -92,14 +92,46 @@ describe('McpServer', () => {
       expect(egress()).toEqual({ podSelector: expect.any(Object), policyTypes: ['Egress'], egress: [] });
     });
 
-    test('network allows everything but link-local and the cloud metadata addresses, over IPv4 and IPv6', () => {
-      expect(egress(PermissionProfile.network()).egress).toEqual([dns, {
-        to: [
-          { ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.0.0/16', '100.100.100.200/32'] } },
-          { ipBlock: { cidr: '::/0', except: ['fe80::/10', 'fd00:ec2::254/128', 'fd00:ec2::23/128', 'fd20:ce::254/128'] } },
-        ],
-      }]);
+    test('network allows everything but link-local and the cloud metadata addresses, over IPv4 and IPv6, and warns that the cluster is reachable', () => {
+      withConsoleWarnings((warnings) => {
+        expect(egress(PermissionProfile.network()).egress).toEqual([dns, {
+          to: [
+            { ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.0.0/16', '100.100.100.200/32'] } },
+            { ipBlock: { cidr: '::/0', except: ['fe80::/10', 'fd00:ec2::254/128', 'fd00:ec2::23/128', 'fd20:ce::254/128'] } },
+          ],
+        }]);
+        expect(warnings).toHaveBeenCalledWith(expect.stringMatching(new RegExp(`^\\${WARNING_PREFIX} mcp server "fetch": permissionProfile network\\(\\) lets the server reach addresses inside the cluster.*PermissionProfile.internet\\(\\)`)));
+      });
       expect(NEVER_REACHABLE_CIDRS).toContain(CLOUD_METADATA_CIDR_V6);
+    });
+
+    test('internet allows public addresses only: no private, shared, unique-local, link-local or metadata range, without a warning', () => {
+      withConsoleWarnings((warnings) => {
+        expect(egress(PermissionProfile.internet()).egress).toEqual([dns, {
+          to: [
+            // 100.100.100.200 lies in 100.64.0.0/10, the fd00:ec2 and fd20:ce addresses in fc00::/7.
+            { ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16'] } },
+            { ipBlock: { cidr: '::/0', except: ['fc00::/7', 'fe80::/10'] } },
+          ],
+        }]);
+        expect(warnings).not.toHaveBeenCalled();
+      });
+      expect(PRIVATE_CIDRS).toEqual(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7']);
+    });
+
+    test('internet exceptCidrs keeps a cluster\'s public ranges out too; a range inside an excluded one adds nothing', () => {
+      expect(egress(PermissionProfile.internet({ exceptCidrs: ['203.0.113.0/24', '10.1.0.0/16', '2001:db8::/32'] })).egress[1].to).toEqual([
+        { ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', '203.0.113.0/24'] } },
+        { ipBlock: { cidr: '::/0', except: ['fc00::/7', 'fe80::/10', '2001:db8::/32'] } },
+      ]);
+    });
+
+    test.each([
+      [['10.0.0.300/8'], /exceptCidrs/],
+      [['0.0.0.0/0'], /excludes every address of its family: use PermissionProfile.none\(\)/],
+      [['::/0'], /excludes every address/],
+    ])('internet exceptCidrs %j fails synth', (exceptCidrs, message) => {
+      expect(() => egress(PermissionProfile.internet({ exceptCidrs }))).toThrow(message);
     });
 
     test('allowList allows the CIDRs on the ports plus DNS, excluding the never-reachable ranges inside a CIDR', () => {
