@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { spawnBackend, type BackendFixture } from '../support/backends.ts';
 import { MCP_HEADERS, raw, rawPost, rawSession, startTestProxy, waitFor, type TestProxy } from '../support/proxy-harness.ts';
@@ -108,7 +109,7 @@ describe('limits', () => {
     // For a listening socket, ss reports the accept queue's size in the Send-Q column.
     const line = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim();
     const [state, , sendQ] = line.split(/\s+/);
-    const somaxconn = Number(execFileSync('cat', ['/proc/sys/net/core/somaxconn'], { encoding: 'utf8' }));
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
     expect([state, Number(sendQ)]).toEqual(['LISTEN', Math.min(LISTEN_BACKLOG, somaxconn)]);
     expect(Number(sendQ)).toBeGreaterThan(511); // Node's default
   });
