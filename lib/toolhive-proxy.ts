@@ -52,8 +52,9 @@ export interface ToolHiveProxyOptions {
   /**
    * CPU and memory of the proxy container. The memory defaults follow the proxy's measured RSS
    * (docs/benchmarks.md): with the attach backend (which loads the Kubernetes client library) about
-   * 170 MB idle, of which ~55 MB are shared file pages, and 240 MB at 1,000 concurrent clients.
-   * For around 1,000 clients or reconnect storms, see proxy/README.md, "Sizing a proxy".
+   * 170 MB idle, of which ~55 MB are shared file pages, 240 MB at 1,000 concurrent clients, and
+   * ~310 MB after three bursts of 1,000 new connections with no limit set. For around 1,000
+   * clients or reconnect storms, see proxy/README.md, "Sizing a proxy".
    * @default {cpuRequest: "50m", cpuLimit: "500m", memoryRequest: "128Mi", memoryLimit: "384Mi"}
    */
   readonly resources?: ContainerResources;
