@@ -42,3 +42,24 @@ export function markClusterScoped(obj: ApiObject): void {
     obj.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
   }
 }
+
+/** Object names taken per app and namespace, with what took them (see `claimObjectName`). */
+const takenNames = new WeakMap<object, Map<string, string>>();
+
+/**
+ * Reserves `name` in `namespace` for `owner` across the whole app: an MCP server's objects carry its
+ * name, its proxy's carry `mcp-<server>-proxy`, so a server named like another server's proxy
+ * would share a Service, a ServiceAccount and NetworkPolicies with it, and applying would keep only
+ * the last of each (the proxy could lose its policies). Returns the owner already holding the
+ * name, if any.
+ */
+export function claimObjectName(scope: Construct, namespace: string, name: string, owner: string): string | undefined {
+  const root = scope.node.root;
+  const taken = takenNames.get(root) ?? new Map<string, string>();
+  takenNames.set(root, taken);
+  const key = `${namespace}/${name}`;
+  const holder = taken.get(key);
+  if (holder !== undefined) return holder;
+  taken.set(key, owner);
+  return undefined;
+}

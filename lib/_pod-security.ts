@@ -4,7 +4,7 @@
  * change here changes all of them and the whole-app tests check the result.
  */
 import { k8s } from 'cdk8s-plus-28';
-import { McpInputError } from './_validation.ts';
+import { checkQuantity, McpInputError } from './_validation.ts';
 import { restrictedViolations } from './_pod-security-restricted.ts';
 import { warn } from './_warnings.ts';
 import type { ContainerResources, SecurityContextOverrides } from './workload-inputs.ts';
@@ -29,9 +29,10 @@ export function hardenedSecurity(server: string, overrides: SecurityContextOverr
   }
   const runAsUser = root ? 0 : overrides.runAsUser ?? DEFAULT_UID;
   const runAsGroup = root ? 0 : overrides.runAsGroup ?? DEFAULT_UID;
-  for (const [field, id] of [['runAsUser', runAsUser], ['runAsGroup', runAsGroup]] as const) {
+  const fsGroup = overrides.fsGroup ?? (root ? 0 : DEFAULT_UID);
+  for (const [field, id] of [['runAsUser', runAsUser], ['runAsGroup', runAsGroup], ['fsGroup', fsGroup]] as const) {
     if (!Number.isInteger(id) || id < 0 || id > 2147483647) {
-      throw new McpInputError(server, `securityContext.${field} ${id} is not a Linux ID: use a whole number from 1 to 2147483647`);
+      throw new McpInputError(server, `securityContext.${field} ${id} is not a Linux ID: use a whole number from 0 to 2147483647 (0 is root's)`);
     }
   }
   if (!root && runAsUser === 0) {
@@ -43,7 +44,7 @@ export function hardenedSecurity(server: string, overrides: SecurityContextOverr
       runAsNonRoot: !root,
       runAsUser,
       runAsGroup,
-      fsGroup: overrides.fsGroup ?? (root ? 0 : DEFAULT_UID),
+      fsGroup,
       seccompProfile,
     },
     container: {
@@ -62,11 +63,7 @@ export function hardenedSecurity(server: string, overrides: SecurityContextOverr
 /** Explicit requests and limits; a limit below its request is a mistake caught here. */
 export function resourceRequirements(server: string, field: string, given: ContainerResources | undefined, defaults: Required<ContainerResources>): k8s.ResourceRequirements {
   const r = { ...defaults, ...definedOnly(given ?? {}) };
-  for (const [name, value] of Object.entries(r)) {
-    if (!/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/.test(value)) {
-      throw new McpInputError(server, `${field}.${name} "${value}" is not a Kubernetes quantity: write e.g. "250m" for CPU or "256Mi" for memory`);
-    }
-  }
+  for (const [name, value] of Object.entries(r)) checkQuantity(server, `${field}.${name}`, value, '"250m" for CPU or "256Mi" for memory');
   return {
     requests: { cpu: k8s.Quantity.fromString(r.cpuRequest), memory: k8s.Quantity.fromString(r.memoryRequest) },
     limits: { cpu: k8s.Quantity.fromString(r.cpuLimit), memory: k8s.Quantity.fromString(r.memoryLimit) },
@@ -103,5 +100,9 @@ export function warnIfNotRestricted(server: string, field: string, template: k8s
   if (overrides === undefined) return;
   for (const violation of restrictedViolations(JSON.parse(JSON.stringify(k8s.toJson_PodTemplateSpec(template))))) {
     warn(server, `${field} make the pod fail Pod Security "restricted": ${violation}`);
+  }
+  if (overrides.hostNetwork) {
+    // NetworkPolicies select pods by their own addresses: a pod on the node's network is not one.
+    warn(server, `${field} put the pod on the node's network (hostNetwork): the NetworkPolicies no longer confine it, so its permission profile is not enforced and the node's metadata endpoint is reachable`);
   }
 }

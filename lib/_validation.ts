@@ -67,18 +67,46 @@ export function checkImage(server: string, field: string, image: string): { read
   return { isLatest: lastSegment.slice(colon + 1) === 'latest' };
 }
 
-/** Parses an IPv4 or IPv6 CIDR; throws with the fix when it does not parse. */
+/**
+ * Parses an IPv4 or IPv6 CIDR in the form the API server accepts; throws with the fix when it does
+ * not. The prefix length is plain decimal ("/8", not "/08", "/ 8" or "/"), IPv4 octets have no
+ * leading zeros, and an IPv4 address is not accepted in IPv6 form (`::ffff:a9fe:a9fe`), where it
+ * would slip past the checks that keep addresses such as the metadata endpoint unreachable.
+ */
 export function checkCidr(server: string, field: string, cidr: string): void {
   const slash = cidr.indexOf('/');
   const address = slash < 0 ? '' : cidr.slice(0, slash);
-  const bits = slash < 0 ? NaN : Number(cidr.slice(slash + 1));
+  const prefix = slash < 0 ? '' : cidr.slice(slash + 1);
+  const bits = /^(0|[1-9]\d{0,2})$/.test(prefix) ? Number(prefix) : NaN;
   const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
   const ok = v4
-    ? v4.slice(1).every((octet) => Number(octet) <= 255) && Number.isInteger(bits) && bits >= 0 && bits <= 32
-    : isIpv6(address) && Number.isInteger(bits) && bits >= 0 && bits <= 128;
+    ? v4.slice(1).every((octet) => /^(0|[1-9]\d*)$/.test(octet) && Number(octet) <= 255) && bits <= 32
+    : isIpv6(address) && bits <= 128;
   if (!ok) {
     throw new McpInputError(server, `${field} "${cidr}" is not a CIDR: write an address and a prefix length, e.g. "10.0.0.0/8" or "2001:db8::/32"`);
   }
+  if (!v4 && bits >= 96 && isIpv4Mapped(address)) {
+    throw new McpInputError(server, `${field} "${cidr}" is an IPv4 address written as IPv6 (::ffff:0:0/96): write it as IPv4, e.g. "${mappedToIpv4(address)}/${bits - 96}"`);
+  }
+}
+
+/** The eight 16-bit groups of a valid IPv6 address. */
+function ipv6Groups(address: string): number[] {
+  const [head = '', tail] = address.split('::');
+  const parse = (side: string) => (side === '' ? [] : side.split(':').map((g) => parseInt(g, 16)));
+  const left = parse(head);
+  const right = tail === undefined ? [] : parse(tail);
+  return [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+}
+
+function isIpv4Mapped(address: string): boolean {
+  const groups = ipv6Groups(address);
+  return groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+}
+
+function mappedToIpv4(address: string): string {
+  const groups = ipv6Groups(address);
+  return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join('.');
 }
 
 function isIpv6(address: string): boolean {
@@ -104,6 +132,9 @@ function isIpv6(address: string): boolean {
  */
 export function checkHostname(server: string, field: string, host: string): void {
   const labels = host.replace(/^\*\./, '').split('.');
+  if (/^\d+$/.test(labels[labels.length - 1] ?? '')) {
+    throw new McpInputError(server, `${field} "${host}" is an IP address: Ingress and HTTPRoute hosts must be DNS names; give the name clients use, e.g. "mcp.example.com"`);
+  }
   if (host.length > 253 || !labels.every(isDnsLabel)) {
     throw new McpInputError(server, `${field} "${host}" is not a host name: write the bare DNS name clients use, e.g. "mcp.example.com" or "*.example.com" (no scheme, port or path, lowercase)`);
   }
@@ -118,5 +149,19 @@ export function checkNonEmpty(server: string, field: string, values: readonly un
 export function checkAbsolutePath(server: string, field: string, path: string): void {
   if (!path.startsWith('/')) {
     throw new McpInputError(server, `${field} "${path}" is not an absolute path: start it with "/"`);
+  }
+}
+
+/** A Kubernetes quantity such as "250m", "64Mi" or "1.5Gi"; throws with the fix when it is not. */
+export function checkQuantity(server: string, field: string, value: string, example: string): void {
+  if (!/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/.test(value)) {
+    throw new McpInputError(server, `${field} "${value}" is not a Kubernetes quantity: write e.g. ${example}`);
+  }
+}
+
+/** An environment variable name every supported Kubernetes version accepts (a C identifier, plus "-" and "."). */
+export function checkEnvName(server: string, field: string, name: string): void {
+  if (!/^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(name)) {
+    throw new McpInputError(server, `${field} "${name}" is not an environment variable name: use letters, digits, "_", "-" and ".", not starting with a digit (no "=")`);
   }
 }

@@ -8,10 +8,10 @@
  */
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { namespaceOf, selectorLabels, standardLabels } from './_metadata.ts';
+import { claimObjectName, namespaceOf, selectorLabels, standardLabels } from './_metadata.ts';
 import { createServerNetworkPolicies } from './_server-network.ts';
 import { hardenedPodSpecDefaults, hardenedSecurity, IMAGE_PULL_POLICY, resourceRequirements, TMP_MOUNT, TMP_VOLUME, warnIfNotRestricted } from './_pod-security.ts';
-import { checkAbsolutePath, checkDnsLabel, checkImage, checkNamespaceName, checkPort, checkServerName, McpInputError } from './_validation.ts';
+import { checkAbsolutePath, checkDnsLabel, checkEnvName, checkImage, checkNamespaceName, checkPort, checkQuantity, checkServerName, McpInputError } from './_validation.ts';
 import { warn } from './_warnings.ts';
 import type { Exposure } from './exposure.ts';
 import { McpTransport } from './mcp-transport.ts';
@@ -125,9 +125,6 @@ export interface McpServerProps {
   readonly serviceAccountAnnotations?: Readonly<Record<string, string>>;
 }
 
-/** Names taken per app, so two charts cannot both define `fetch` in the same namespace. */
-const takenNames = new WeakMap<object, Set<string>>();
-
 export class McpServer extends Construct {
   public readonly name: string;
   public readonly namespace: string;
@@ -188,7 +185,11 @@ export class McpServer extends Construct {
       }
       volumeNames.add(volume.name);
       mountPaths.add(volume.mountPath);
+      const sizeLimit = volume.source.emptyDir?.sizeLimit?.value;
+      if (sizeLimit !== undefined) checkQuantity(name, `volume "${volume.name}" sizeLimit`, String(sizeLimit), '"256Mi" or "1Gi"');
     }
+    for (const key of Object.keys(props.env ?? {})) checkEnvName(name, 'env', key);
+    for (const e of props.envFrom ?? []) if (e.envName !== undefined) checkEnvName(name, 'envFrom envName', e.envName);
 
     this.name = name;
     this.namespace = namespace;
@@ -303,12 +304,11 @@ export class McpServer extends Construct {
 }
 
 function claimName(scope: Construct, namespace: string, name: string): void {
-  const root = scope.node.root;
-  const taken = takenNames.get(root) ?? new Set<string>();
-  takenNames.set(root, taken);
-  const key = `${namespace}/${name}`;
-  if (taken.has(key)) {
+  const holder = claimObjectName(scope, namespace, name, `the server "${name}"`);
+  if (holder === `the server "${name}"`) {
     throw new McpInputError(name, `a server named "${name}" already exists in namespace "${namespace}": names must be unique per namespace; rename one (props.name) or move it to another namespace`);
   }
-  taken.add(key);
+  if (holder !== undefined) {
+    throw new McpInputError(name, `the name "${name}" is already used in namespace "${namespace}" by ${holder}, whose objects would be overwritten by this server's: rename the server (props.name)`);
+  }
 }

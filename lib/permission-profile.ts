@@ -20,11 +20,18 @@ export interface InternetOptions {
 }
 
 /**
- * Private and shared address space, where clusters put their pods, Services, nodes and API
- * servers: RFC 1918, the RFC 6598 shared space 100.64.0.0/10 (carrier-grade NAT, and pod ranges of
- * some clusters), and IPv6 unique local addresses fc00::/7.
+ * Address space that is not the public internet and where clusters put their pods, Services, nodes
+ * and API servers: RFC 1918; the RFC 6598 shared space 100.64.0.0/10 (carrier-grade NAT, and pod
+ * ranges of some clusters); the special-use ranges GKE lets clusters use for pods and Services
+ * (192.0.0.0/24, the documentation ranges 192.0.2.0/24, 198.51.100.0/24 and 203.0.113.0/24,
+ * 198.18.0.0/15 and the reserved 240.0.0.0/4); 34.118.224.0/20, from which GKE gives Services
+ * their addresses by default; and IPv6 unique local addresses fc00::/7.
  */
-export const PRIVATE_CIDRS: readonly string[] = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'];
+export const PRIVATE_CIDRS: readonly string[] = [
+  '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10',
+  '192.0.0.0/24', '192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24', '198.18.0.0/15', '240.0.0.0/4',
+  '34.118.224.0/20', 'fc00::/7',
+];
 
 /** The IPv4 cloud metadata endpoint: credentials of the node live there, never reachable. */
 export const CLOUD_METADATA_CIDR = '169.254.169.254/32';
@@ -35,11 +42,12 @@ export const CLOUD_METADATA_CIDR_V6 = 'fd00:ec2::254/128';
 /**
  * What no MCP server may reach, whatever its profile: the link-local ranges, where the cloud
  * metadata and credential endpoints live (169.254.169.254 on every major cloud, ECS and EKS Pod
- * Identity credentials at 169.254.170.2 and 169.254.170.23), and the metadata addresses outside
- * them (Alibaba Cloud 100.100.100.200; AWS fd00:ec2::254 and fd00:ec2::23, GCP fd20:ce::254).
+ * Identity credentials at 169.254.170.2 and 169.254.170.23), and the metadata and host-agent
+ * addresses outside them (Alibaba Cloud 100.100.100.200; Azure's WireServer 168.63.129.16, which
+ * serves the node's provisioning data; AWS fd00:ec2::254 and fd00:ec2::23, GCP fd20:ce::254).
  */
 export const NEVER_REACHABLE_CIDRS: readonly string[] = [
-  '169.254.0.0/16', '100.100.100.200/32', 'fe80::/10', CLOUD_METADATA_CIDR_V6, 'fd00:ec2::23/128', 'fd20:ce::254/128',
+  '169.254.0.0/16', '100.100.100.200/32', '168.63.129.16/32', 'fe80::/10', CLOUD_METADATA_CIDR_V6, 'fd00:ec2::23/128', 'fd20:ce::254/128',
 ];
 
 /**

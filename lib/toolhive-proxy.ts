@@ -7,11 +7,11 @@ import type { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { DEFAULT_ALLOWED_HOSTS, validateProxyConfig, type LimitsConfig, type ProxyConfig, type TelemetryConfig } from '../proxy/src/config.ts';
-import { namespaceOf, standardLabels, selectorLabels } from './_metadata.ts';
+import { claimObjectName, namespaceOf, standardLabels, selectorLabels } from './_metadata.ts';
 import { hardenedPodSpecDefaults, hardenedSecurity, IMAGE_PULL_POLICY, resourceRequirements, TMP_MOUNT, TMP_VOLUME, warnIfNotRestricted } from './_pod-security.ts';
 import { createProxyExposure, createProxyNetworkPolicies } from './_proxy-network.ts';
 import { createProxyRbac, type ProxyRbac } from './_proxy-rbac.ts';
-import { checkCidr, checkHostname, checkImage, checkNamespaceName, checkNonEmpty, checkServerName, McpInputError } from './_validation.ts';
+import { checkCidr, checkHostname, checkImage, checkNamespaceName, checkNonEmpty, checkPort, checkServerName, McpInputError } from './_validation.ts';
 import { warn } from './_warnings.ts';
 import type { Exposure } from './exposure.ts';
 import { McpTransport } from './mcp-transport.ts';
@@ -222,11 +222,19 @@ export class ToolHiveProxy extends Construct {
       checkNonEmpty(server, 'proxy.apiServerCidrs', apiServerCidrs, 'list the API server\'s addresses, e.g. ["10.0.0.1/32"], or leave it unset for any address');
       apiServerCidrs.forEach((cidr) => checkCidr(server, 'proxy.apiServerCidrs', cidr));
     }
+    for (const peer of props.telemetry?.egress ?? []) {
+      checkNamespaceName(server, 'telemetry.egress namespace', peer.namespace);
+      for (const port of peer.ports ?? []) checkPort(server, 'telemetry.egress port', port);
+    }
     if (props.observability && props.telemetry) {
       throw new McpInputError(server, 'both `observability` and `telemetry` are set: use `observability` to wire a stack, or `telemetry` by hand, not both');
     }
 
     this.name = `mcp-${server}-proxy`;
+    const holder = claimObjectName(this, namespace, this.name, `the proxy of server "${server}"`);
+    if (holder !== undefined) {
+      throw new McpInputError(server, `the proxy's name "${this.name}" is already used in namespace "${namespace}" by ${holder}: ${holder.startsWith('the proxy') ? 'one server has one proxy' : 'rename that server'}, or put this proxy in another namespace`);
+    }
     this.namespace = namespace;
     this.url = `http://${this.name}.${namespace}.svc:${PROXY_HTTP_PORT}`;
     const labels = standardLabels(server, 'proxy');

@@ -140,7 +140,11 @@ describe('the default app', () => {
       if (isIP(address) !== (family === 'ipv6' ? 6 : 4)) return false;
       return list([peer.ipBlock.cidr]).check(address, family) && !list(peer.ipBlock.except ?? []).check(address, family);
     }));
-    const inside = ['10.96.0.1', '10.244.3.17', '172.20.0.10', '192.168.49.2', '100.64.12.5', '169.254.169.254', '169.254.170.2', '100.100.100.200', 'fd00:ec2::254', 'fd12:3456::1', 'fe80::1'];
+    const inside = [
+      '10.96.0.1', '10.244.3.17', '172.20.0.10', '192.168.49.2', '100.64.12.5',
+      '240.16.0.9', '198.18.4.2', '34.118.224.10', // GKE pods on class E and benchmarking ranges, GKE's default Service range
+      '169.254.169.254', '169.254.170.2', '100.100.100.200', '168.63.129.16', 'fd00:ec2::254', 'fd12:3456::1', 'fe80::1',
+    ];
     const outside = ['1.1.1.1', '140.82.112.3', '2606:4700:4700::1111'];
     for (const server of ['fetch', 'gofetch']) {
       const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === `${server}-egress`)!;

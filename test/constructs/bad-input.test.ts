@@ -56,11 +56,44 @@ describe('McpServer fails', () => {
     expect(() => new McpServer(new Chart(app, 'c', { namespace: 'other' }), 'fetch', { image: IMAGE })).not.toThrow();
   });
 
+  test("fails on a server named like another server's proxy, in either order", () => {
+    // Both would own a Service, a ServiceAccount and NetworkPolicies named mcp-x-proxy.
+    const first = new App();
+    new McpServer(new Chart(first, 'a', { namespace: 'mcp' }), 'x', { image: IMAGE });
+    expect(() => new McpServer(new Chart(first, 'b', { namespace: 'mcp' }), 'mcp-x-proxy', { image: IMAGE }))
+      .toThrow(/mcp server "mcp-x-proxy": the name "mcp-x-proxy" is already used in namespace "mcp" by the proxy of server "x"/);
+    const second = new App();
+    new McpServer(new Chart(second, 'a', { namespace: 'mcp' }), 'mcp-x-proxy', { image: IMAGE });
+    expect(() => new McpServer(new Chart(second, 'b', { namespace: 'mcp' }), 'x', { image: IMAGE }))
+      .toThrow(/mcp server "x": the proxy's name "mcp-x-proxy" is already used in namespace "mcp" by the server "mcp-x-proxy": rename that server/);
+    const standalone = new App();
+    new McpServer(new Chart(standalone, 'a', { namespace: 'mcp' }), 'x', { image: IMAGE });
+    expect(() => new ToolHiveProxy(new Chart(standalone, 'b', { namespace: 'mcp' }), 'again', { serverName: 'x' }))
+      .toThrow(/already used in namespace "mcp" by the proxy of server "x": one server has one proxy/);
+    expect(() => new McpServer(new Chart(standalone, 'c', { namespace: 'other' }), 'mcp-x-proxy', { image: IMAGE })).not.toThrow();
+  });
+
   test('fails on an allow-list CIDR that does not parse', () => {
     expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['10.0.0.0/33'] }) }))
       .toThrow(/mcp server "fetch": permissionProfile allowList cidr "10.0.0.0\/33" is not a CIDR: write an address and a prefix length/);
     expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['example.com'] }) })).toThrow(/"example.com" is not a CIDR/);
     expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['2001:db8::/32'] }) })).not.toThrow();
+  });
+
+  test('fails on CIDRs the API server would reject: a prefix that is not plain decimal, octets with leading zeros', () => {
+    // "/" alone once read as /0: as an internet() except it made 0.0.0.0/0 swallow every exclusion.
+    for (const cidr of ['10.0.0.0/', '10.0.0.0/ 8', '10.0.0.0/08', '10.0.0.0/0x8', '10.0.0.0/1e1', '010.0.0.0/8', '0.0.0.0/00']) {
+      expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: [cidr] }) })).toThrow(`"${cidr}" is not a CIDR`);
+      expect(server({ permissionProfile: PermissionProfile.internet({ exceptCidrs: [cidr] }) })).toThrow(`"${cidr}" is not a CIDR`);
+    }
+    expect(server({ proxy: { apiServerCidrs: ['10.0.0.1/'] } })).toThrow('proxy.apiServerCidrs "10.0.0.1/" is not a CIDR');
+  });
+
+  test('fails on an IPv4 address written in IPv6 form, which would get past the never-reachable check', () => {
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['::ffff:a9fe:a9fe/128'] }) }))
+      .toThrow(/"::ffff:a9fe:a9fe\/128" is an IPv4 address written as IPv6 \(::ffff:0:0\/96\): write it as IPv4, e.g. "169.254.169.254\/32"/);
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['::ffff:0:0/96'] }) })).toThrow(/written as IPv6/);
+    expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['64:ff9b::/96'] }) })).not.toThrow();
   });
 
   test('fails on an allow list naming an address that is never reachable, or empty', () => {
@@ -90,7 +123,7 @@ describe('McpServer fails', () => {
     expect(server({ volumes: [McpVolume.emptyDir({ name: 'x', mountPath: 'relative' })] })).toThrow(/mountPath "relative" is not an absolute path/);
     expect(server({ securityContext: { runAsUser: 0 } })).toThrow(/runAsUser 0 is root: set allowRunAsRoot: true/);
     expect(server({ volumes: [McpVolume.emptyDir({ name: 'My_Vol', mountPath: '/data' })] })).toThrow(/mcp server "fetch": volume name "My_Vol" is not a DNS-1123 label/);
-    expect(server({ securityContext: { runAsUser: -1 } })).toThrow(/securityContext.runAsUser -1 is not a Linux ID: use a whole number from 1 to 2147483647/);
+    expect(server({ securityContext: { runAsUser: -1 } })).toThrow(/securityContext.runAsUser -1 is not a Linux ID: use a whole number from 0 to 2147483647/);
     expect(server({ securityContext: { runAsGroup: 1.5 } })).toThrow(/securityContext.runAsGroup 1.5 is not a Linux ID/);
   });
 
@@ -102,6 +135,23 @@ describe('McpServer fails', () => {
     expect(server({ exposure: Exposure.httpRoute({ gatewayName: 'gw', hostnames: ['MCP.example.com'] }) })).toThrow(/exposure hostname "MCP.example.com" is not a host name/);
     expect(server({ exposure: Exposure.ingress({ host: 'https://x.example.com/' }) })).toThrow(/exposure host "https:\/\/x.example.com\/" is not a host name: write the bare DNS name/);
     expect(server({ exposure: Exposure.ingress({ host: '*.example.com', controllerNamespace: 'ingress-nginx' }) })).not.toThrow();
+  });
+
+  test('fails on input the API server would reject: an IP as host, a bad quantity, an env name with "=", a negative fsGroup, a bad telemetry peer', () => {
+    expect(server({ exposure: Exposure.ingress({ host: '10.0.0.1', controllerNamespace: 'ingress-nginx' }) }))
+      .toThrow(/exposure host "10.0.0.1" is an IP address: Ingress and HTTPRoute hosts must be DNS names/);
+    expect(server({ exposure: Exposure.httpRoute({ gatewayName: 'gw', hostnames: ['192.0.2.7'], controllerNamespace: 'gw' }) })).toThrow(/"192.0.2.7" is an IP address/);
+    expect(server({ volumes: [McpVolume.emptyDir({ name: 'cache', mountPath: '/cache', sizeLimit: 'lots' })] }))
+      .toThrow(/volume "cache" sizeLimit "lots" is not a Kubernetes quantity: write e.g. "256Mi" or "1Gi"/);
+    expect(server({ volumes: [McpVolume.emptyDir({ name: 'cache', mountPath: '/cache', sizeLimit: '1Gi' })] })).not.toThrow();
+    expect(server({ env: { 'A=B': '1' } })).toThrow(/env "A=B" is not an environment variable name/);
+    expect(server({ env: { '9LIVES': '1' } })).toThrow(/env "9LIVES" is not an environment variable name/);
+    expect(server({ env: { 'my.setting-x': '1', _X: '2' } })).not.toThrow();
+    expect(server({ securityContext: { fsGroup: -1 } })).toThrow(/securityContext.fsGroup -1 is not a Linux ID/);
+    const peer = (namespace: string, ports?: number[]) => ({ telemetry: { config: {}, egress: [{ namespace, ...(ports ? { ports } : {}) }] } });
+    expect(server(peer('Not_A_NS'))).toThrow(/telemetry.egress namespace "Not_A_NS"/);
+    expect(server(peer('monitoring', [0]))).toThrow(/telemetry.egress port 0 is out of range/);
+    expect(server(peer('monitoring', [4318]))).not.toThrow();
   });
 
   test('fails on client namespaces that would open the proxy wider than asked, or to no one', () => {

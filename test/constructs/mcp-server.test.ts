@@ -96,7 +96,7 @@ describe('McpServer', () => {
       withConsoleWarnings((warnings) => {
         expect(egress(PermissionProfile.network()).egress).toEqual([dns, {
           to: [
-            { ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.0.0/16', '100.100.100.200/32'] } },
+            { ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.0.0/16', '100.100.100.200/32', '168.63.129.16/32'] } },
             { ipBlock: { cidr: '::/0', except: ['fe80::/10', 'fd00:ec2::254/128', 'fd00:ec2::23/128', 'fd20:ce::254/128'] } },
           ],
         }]);
@@ -110,18 +110,18 @@ describe('McpServer', () => {
         expect(egress(PermissionProfile.internet()).egress).toEqual([dns, {
           to: [
             // 100.100.100.200 lies in 100.64.0.0/10, the fd00:ec2 and fd20:ce addresses in fc00::/7.
-            { ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16'] } },
+            { ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '192.0.0.0/24', '192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24', '198.18.0.0/15', '240.0.0.0/4', '34.118.224.0/20', '169.254.0.0/16', '168.63.129.16/32'] } },
             { ipBlock: { cidr: '::/0', except: ['fc00::/7', 'fe80::/10'] } },
           ],
         }]);
         expect(warnings).not.toHaveBeenCalled();
       });
-      expect(PRIVATE_CIDRS).toEqual(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7']);
+      expect(PRIVATE_CIDRS).toEqual(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '192.0.0.0/24', '192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24', '198.18.0.0/15', '240.0.0.0/4', '34.118.224.0/20', 'fc00::/7']);
     });
 
     test('internet exceptCidrs keeps a cluster\'s public ranges out too; a range inside an excluded one adds nothing', () => {
-      expect(egress(PermissionProfile.internet({ exceptCidrs: ['203.0.113.0/24', '10.1.0.0/16', '2001:db8::/32'] })).egress[1].to).toEqual([
-        { ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', '203.0.113.0/24'] } },
+      expect(egress(PermissionProfile.internet({ exceptCidrs: ['35.240.0.0/16', '10.1.0.0/16', '2001:db8::/32'] })).egress[1].to).toEqual([
+        { ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '192.0.0.0/24', '192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24', '198.18.0.0/15', '240.0.0.0/4', '34.118.224.0/20', '169.254.0.0/16', '168.63.129.16/32', '35.240.0.0/16'] } },
         { ipBlock: { cidr: '::/0', except: ['fc00::/7', 'fe80::/10', '2001:db8::/32'] } },
       ]);
     });
@@ -254,6 +254,7 @@ describe('McpServer', () => {
       expect(find(chart, 'StatefulSet', 'fetch').spec.template.spec.hostNetwork).toBe(true);
       expect(said).toEqual(expect.arrayContaining([
         expect.stringMatching(/mcp server "fetch": podSpecOverrides make the pod fail Pod Security "restricted": Host Namespaces: hostNetwork is true/),
+        expect.stringMatching(/mcp server "fetch": podSpecOverrides put the pod on the node's network \(hostNetwork\): the NetworkPolicies no longer confine it/),
         expect.stringMatching(/mcp server "fetch": podSpecOverrides make the pod fail Pod Security "restricted": HostPath Volumes: volume host is a hostPath/),
         expect.stringMatching(/mcp server "fetch": podSpecOverrides.automountServiceAccountToken is not false/),
         expect.stringMatching(/mcp server "fetch": podSpecOverrides.serviceAccountName is "builder": the MCP server runs as that account instead of its own permission-less one/),
