@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { startKubeApiEmulator, type KubeApiEmulator, type KubeApiEmulatorOptions } from '../support/kube-api-emulator/index.ts';
 import { waitFor } from '../support/proxy-harness.ts';
+import { refusesFirstInitialize } from './containers.ts';
 import { attachTestEnv, BackendHarness, isDown, isNewProcessUp, isUp } from './harness.ts';
 
 jest.setTimeout(40_000);
@@ -81,6 +82,28 @@ describe('attach backend lifecycle', () => {
     expect(env.kube!.pod().processes).toHaveLength(1);
   });
 
+  test('a process whose handshake failed is initialized again after a re-attach, never used uninitialized', async () => {
+    const h = await setUp({ command: refusesFirstInitialize() });
+    const first = await h.start();
+    expect(first.newProcess).toBe(true);
+    // The first initialize was refused (start() ran it): the process is not initialized yet.
+    expect(env.kube!.initializeCount()).toBe(1);
+    let before = h.statuses.length;
+    expect(env.kube!.faults.dropAttachments()).toBe(1);
+    // THEN the re-attach to the same process asks for the handshake again: its output so far (an
+    // error reply) proved nothing.
+    const again = await h.waitForStatus(isUp, before);
+    expect(again.newProcess).toBe(true);
+    expect((await h.initialize()).result).toMatchObject({ serverInfo: { name: 'slow-start' } });
+    expect((await h.request('tools/list')).result).toMatchObject({ initialized: true });
+    // AND once the handshake succeeded, a later drop re-attaches without another one
+    before = h.statuses.length;
+    expect(env.kube!.faults.dropAttachments()).toBe(1);
+    expect((await h.waitForStatus(isUp, before)).newProcess).toBe(false);
+    expect(env.kube!.initializeCount()).toBe(2);
+    expect(env.kube!.pod().processes).toHaveLength(1);
+  });
+
   test('a killed container is reported down at once and its replacement is a new process', async () => {
     const h = await setUp();
     await h.start();
@@ -133,6 +156,18 @@ describe('attach backend lifecycle', () => {
     // WHEN the permission is granted, the backend recovers on its own
     env.kube.faults.allow('get', 'pods/attach');
     await env.harness.waitForStatus(isUp);
+  });
+
+  test('fails with 403 on create pods/attach (how 1.35 authorizes an attach): the log names create, not get', async () => {
+    env.kube = await startKubeApiEmulator();
+    env.kube.faults.forbid('create', 'pods/attach');
+    env.harness = new BackendHarness(env.kube);
+    env.harness.backend.start();
+    const down = await env.harness.waitForStatus((s) => isDown(s) && /403/.test(s.reason));
+    expect((down as { reason: string }).reason).toContain('403 Forbidden: missing permission create pods/attach "everything-0" in namespace "mcp-servers"');
+    expect(env.harness.logsMatching(/attach forbidden: missing permission/)[0]).toMatchObject({
+      missingPermission: 'create pods/attach "everything-0" in namespace "mcp-servers"', permission: { verb: 'create' },
+    });
   });
 
   test('fails with 403 on a namespace-wide pod list when RBAC is limited by resourceNames', async () => {

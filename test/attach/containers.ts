@@ -21,3 +21,47 @@ export function lineEcho(delayMs = 0): NonNullable<KubeApiEmulatorOptions['comma
     });`;
   return { command: process.execPath, args: ['-e', script] };
 }
+
+/**
+ * A minimal MCP server that answers its first `initialize` with an error (a server still warming
+ * up) and later ones with a result; any other request gets a result naming whether the process
+ * had been initialized by then.
+ */
+export function refusesFirstInitialize(): NonNullable<KubeApiEmulatorOptions['command']> {
+  const script = `
+    let initializeCalls = 0, initialized = false;
+    const out = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+    require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+      let m; try { m = JSON.parse(line); } catch { return; }
+      if (m.method === 'initialize') {
+        initializeCalls += 1;
+        if (initializeCalls === 1) return out({ jsonrpc: '2.0', id: m.id, error: { code: -32603, message: 'warming up' } });
+        initialized = true;
+        return out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'slow-start', version: '1' } } });
+      }
+      if (m.id !== undefined && m.method) out({ jsonrpc: '2.0', id: m.id, result: { initialized, initializeCalls } });
+    });`;
+  return { command: process.execPath, args: ['-e', script] };
+}
+
+/**
+ * A minimal MCP server whose `later` tool asks the client to sample, without a progress token,
+ * `askAfterMs` after the call (the prompt names the call's id), and whose `slow` tool answers after
+ * `slowMs`: for what happens to a server request about work whose caller the proxy has let go.
+ */
+export function asksLater(askAfterMs: number, slowMs: number): NonNullable<KubeApiEmulatorOptions['command']> {
+  const script = `
+    let next = 1;
+    const out = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+    require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+      let m; try { m = JSON.parse(line); } catch { return; }
+      if (m.method === 'initialize') return out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'asks-later', version: '1' } } });
+      if (m.method === 'tools/call' && m.params.name === 'later') {
+        return setTimeout(() => out({ jsonrpc: '2.0', id: 'ask-' + next++, method: 'sampling/createMessage',
+          params: { messages: [{ role: 'user', content: { type: 'text', text: 'about call ' + m.id } }], maxTokens: 5 } }), ${askAfterMs});
+      }
+      if (m.method === 'tools/call' && m.params.name === 'slow') return setTimeout(() => out({ jsonrpc: '2.0', id: m.id, result: { content: [] } }), ${slowMs});
+      if (m.id !== undefined && m.method) out({ jsonrpc: '2.0', id: m.id, result: m.method === 'tools/list' ? { tools: [] } : {} });
+    });`;
+  return { command: process.execPath, args: ['-e', script] };
+}

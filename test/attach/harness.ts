@@ -58,6 +58,8 @@ export class BackendHarness {
       protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'attach-test', version: '1' },
     });
     this.notify('notifications/initialized');
+    // As the multiplexer does: only a successful handshake makes the process an initialized one.
+    if (reply.result) this.backend.handshakeDone?.();
     return reply;
   }
 

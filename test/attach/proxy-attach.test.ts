@@ -4,10 +4,12 @@
  */
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { AttachBackendConfig, ProxyConfig } from '../../proxy/src/config.ts';
 import { createLogger } from '../../proxy/src/log.ts';
 import { startProxy, type RunningProxy } from '../../proxy/src/main.ts';
 import { connectClient, raw, textOf, waitFor, type TestProxy } from '../support/proxy-harness.ts';
+import { asksLater } from './containers.ts';
 import { startKubeApiEmulator, type KubeApiEmulator, type KubeApiEmulatorOptions } from '../support/kube-api-emulator/index.ts';
 
 jest.setTimeout(60_000);
@@ -129,6 +131,62 @@ describe('proxy over the attach backend', () => {
     expect(s.kube.initializeCount()).toBe(1);
     expect(s.kube.pod().processes).toHaveLength(1);
     expect(s.logs.filter((l) => l.msg === 'backend lifecycle' && l.to === 'handshaking')).toHaveLength(1);
+  });
+
+  test("after a dropped connection, the live server's question about a failed call reaches no other client", async () => {
+    // GIVEN a server that asks for sampling 1.5 s into a call, with no progress token
+    const s = await start({ command: asksLater(1_500, 2_500) });
+    await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
+    const [a, b] = await Promise.all(['a', 'b'].map(async (name) => {
+      const c = await connectClient(s.handle, { name, sampling: true });
+      clients.push(c);
+      return c;
+    }));
+    const asked: string[] = [];
+    for (const [c, name] of [[a, 'a'], [b, 'b']] as const) {
+      c.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+        asked.push(`${name}: ${JSON.stringify(request.params.messages)}`);
+        return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: name } };
+      });
+    }
+    // WHEN a's call is cut off by a dropped connection (the process lives on, and will ask)
+    const aCall = a.callTool({ name: 'later', arguments: {} }, undefined, { timeout: 10_000 }).catch((e: Error) => e);
+    await waitFor(() => s.proxy.mux!.inFlight === 1, 5_000, "a's call in flight");
+    expect(s.kube.faults.dropAttachments()).toBe(1);
+    expect(String(await aCall)).toMatch(/backend unavailable: attach connection lost/);
+    // AND b's call is the only one in flight when the server asks
+    await waitFor(() => s.proxy.ready(), 5_000, 're-attached');
+    const bCall = b.callTool({ name: 'slow', arguments: {} }, undefined, { timeout: 10_000 });
+    await waitFor(() => s.logs.some((l) => l.msg === 'server request not delivered'), 5_000, 'the server request refused');
+    await bCall;
+    // THEN b never saw a question about a's call
+    expect(asked).toEqual([]);
+    expect(s.logs.find((l) => l.msg === 'server request not delivered')!.reason).toMatch(/may still be working on 1 request\(s\) of other sessions/);
+  });
+
+  test('after the container restarts, nothing of the old process holds back the new one\'s questions', async () => {
+    const s = await start({ command: asksLater(500, 0) });
+    await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
+    const [a, b] = await Promise.all(['a', 'b'].map(async (name) => {
+      const c = await connectClient(s.handle, { name, sampling: true });
+      clients.push(c);
+      return c;
+    }));
+    const asked: string[] = [];
+    a.setRequestHandler(CreateMessageRequestSchema, async () => { asked.push('a'); return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: 'a' } }; });
+    b.setRequestHandler(CreateMessageRequestSchema, async () => { asked.push('b'); return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: 'b' } }; });
+    // GIVEN a's call failed with the process that was working on it
+    const aCall = a.callTool({ name: 'later', arguments: {} }, undefined, { timeout: 10_000 }).catch((e: Error) => e);
+    await waitFor(() => s.proxy.mux!.inFlight === 1, 5_000, "a's call in flight");
+    await s.kube.faults.killContainer();
+    expect(await aCall).toBeInstanceOf(Error);
+    // WHEN the new process asks about b's call
+    await waitFor(() => s.proxy.ready(), 15_000, 'the new process ready');
+    const bCall = b.callTool({ name: 'later', arguments: {} }, undefined, { timeout: 10_000 }).catch((e: Error) => e);
+    // THEN b is asked: the old process's abandoned work died with it
+    await waitFor(() => asked.length > 0, 5_000, 'b asked');
+    expect(asked).toEqual(['b']);
+    void bCall;
   });
 
   test('fails readiness on a 403 and logs the missing verb and resource', async () => {

@@ -77,6 +77,38 @@ describe('what reaches the backend', () => {
     }
   });
 
+  it("never shows one client a request about another's abandoned work: refused until the server answers it", async () => {
+    // A proxy of its own, whose request timeout (which bounds how long abandoned work is assumed
+    // to run) outlasts every step here.
+    const patient = await startTestProxy(recorder, { limits: { requestTimeoutMs: 10_000 } });
+    const [a, b] = await Promise.all(['a', 'b'].map((name) => connectClient(patient, { name, sampling: true })));
+    const asked: string[] = [];
+    for (const [client, name] of [[a, 'a'], [b, 'b']] as const) {
+      client.setRequestHandler(CreateMessageRequestSchema, async () => { asked.push(name); return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: `client ${name}` } }; });
+    }
+    try {
+      // GIVEN a's call, which a gives up on (cancelled) while the server keeps working on it
+      const givenUpAt = Date.now();
+      const givenUp = await a.callTool({ name: 'wait', arguments: { ms: 1_500 } }, undefined, { timeout: 100 }).catch((error: Error) => error);
+      expect(givenUp).toBeInstanceOf(Error);
+      await waitFor(() => patient.proxy.mux!.inFlight === 0, 2_000, "a's cancellation");
+      // WHEN the server asks during b's call, with no progress token: only b has a request in
+      // flight, but the question may be about a's abandoned work
+      const refused = await b.callTool({ name: 'ask', arguments: {} }, undefined, { timeout: 5_000 });
+      expect(Date.now() - givenUpAt).toBeLessThan(1_500);
+      // THEN nobody is asked, and the server is told why
+      expect(textOf(refused)).toContain('the server may still be working on 1 request(s) of other sessions that ended without its answer');
+      expect(asked).toEqual([]);
+      // AND once the server has answered a's abandoned call (long before the request timeout), b is asked
+      await new Promise((resolve) => setTimeout(resolve, 1_700 - (Date.now() - givenUpAt)));
+      expect(textOf(await b.callTool({ name: 'ask', arguments: {} }, undefined, { timeout: 5_000 }))).toBe('client b');
+      expect(asked).toEqual(['b']);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await patient.close();
+    }
+  });
+
   it('never guesses: without a hint, a server request is refused while two able sessions have requests in flight, and delivered when one has', async () => {
     const [a, b] = await Promise.all(['a', 'b'].map((name) => connectClient(proxy, { name, sampling: true })));
     const asked: string[] = [];
@@ -84,7 +116,7 @@ describe('what reaches the backend', () => {
     b.setRequestHandler(CreateMessageRequestSchema, async () => { asked.push('b'); return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: 'client b' } }; });
     try {
       // GIVEN a's call in flight that asks nothing
-      const hanging = a.callTool({ name: 'hang', arguments: {} }, undefined, { timeout: 250 }).catch((error: Error) => error);
+      const hanging = a.callTool({ name: 'wait', arguments: { ms: 200 } }, undefined, { timeout: 5_000 });
       await waitFor(() => proxy.proxy.mux!.inFlight === 1, 2_000, 'a in flight');
       // WHEN b's call makes the server ask, with no progress token: a or b could be meant
       const ambiguous = await b.callTool({ name: 'ask', arguments: {} }, undefined, { timeout: 5_000 });

@@ -3,8 +3,9 @@
  * file named by argv[2]), for tests that must see exactly what reached the backend: what the proxy
  * answered itself, cancellations, ids. Run with `node recording-server.ts <log-file>`.
  *
- * Tools: `echo` (answers at once), `hang` (never answers), `ask` (sends `sampling/createMessage`
- * carrying the call's `progressToken` in `_meta`, then answers with the sampled text).
+ * Tools: `echo` (answers at once), `hang` (never answers), `wait` (answers after `arguments.ms`,
+ * cancelled or not), `ask` (sends `sampling/createMessage` carrying the call's `progressToken` in
+ * `_meta`, then answers with the sampled text).
  */
 import { appendFileSync } from 'node:fs';
 
@@ -28,10 +29,14 @@ const handle = (message: any): void => {
     case 'initialize':
       return send({ jsonrpc: '2.0', id: message.id, result: { protocolVersion: message.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'recorder', version: '1' } } });
     case 'tools/list':
-      return send({ jsonrpc: '2.0', id: message.id, result: { tools: ['echo', 'hang', 'ask'].map((name) => ({ name, inputSchema: { type: 'object' } })) } });
+      return send({ jsonrpc: '2.0', id: message.id, result: { tools: ['echo', 'hang', 'wait', 'ask'].map((name) => ({ name, inputSchema: { type: 'object' } })) } });
     case 'tools/call': {
       const name = message.params?.name;
       if (name === 'hang') return;
+      if (name === 'wait') {
+        setTimeout(() => send({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: 'waited' }] } }), Number(message.params?.arguments?.ms ?? 0));
+        return;
+      }
       if (name === 'ask') {
         const id = nextId++;
         waiting.set(id, (answer) => send({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: answer.result?.content?.text ?? JSON.stringify(answer.error) }] } }));

@@ -37,6 +37,12 @@ export interface StreamBackend {
   send(message: string): boolean;
   onMessage(handler: (message: string) => void): void;
   onStatus(handler: (status: BackendStatus) => void): void;
+  /**
+   * The MCP handshake with the process of the last `up` succeeded. A backend that can reconnect to
+   * a live process (attach) reports it as new until then, so it is initialized again rather than
+   * used uninitialized.
+   */
+  handshakeDone?(): void;
   stop(): Promise<void>;
 }
 

@@ -225,6 +225,7 @@ export class Multiplexer {
         const reason = typeof message.params?.reason === 'string' ? message.params.reason : 'cancelled by client';
         this.cancelInBackend(pending, reason);
         if (!this.pending.remove(pending)) return;
+        this.abandon(pending);
         this.report(pending, 'error');
         pending.span?.end('error', REQUEST_CANCELLED);
         return pending.exchange?.cancelled();
@@ -234,6 +235,11 @@ export class Multiplexer {
         break;
     }
     this.deps.backend.send(JSON.stringify(message));
+  }
+
+  /** The request ended without the server's answer: the server may still be working on it. */
+  private abandon(pending: Pending): void {
+    if (pending.session) this.serverRequests.abandon(pending.backendId, pending.session);
   }
 
   private cancelInBackend(pending: Pending, reason: string): void {
@@ -327,6 +333,7 @@ export class Multiplexer {
       const pending = this.pending.get(message.id);
       if (!pending) {
         this.deps.logger.debug('backend answered an unknown or finished request', { id: message.id });
+        this.serverRequests.settled(message.id);
         return;
       }
       if (pending.method === 'tools/list' && message.result) this.learnTools(message.result);
@@ -360,6 +367,8 @@ export class Multiplexer {
 
   private onBackendReady(newProcess: boolean): void {
     if (!newProcess) return;
+    this.deps.backend.handshakeDone?.();
+    this.serverRequests.processReplaced();
     this.refreshTools();
     // A new process has none of the per-session state clients set on the old one: restore it.
     const level = this.shared.lowestLogLevel();
@@ -372,7 +381,11 @@ export class Multiplexer {
     const text = `backend unavailable: ${reason}`;
     const failed = this.pending.takeAll();
     if (failed.length > 0) this.deps.logger.warn('backend lost: failing requests in flight', { reason, requests: failed.length });
-    for (const pending of failed) this.endRemoved(pending, BACKEND_UNAVAILABLE, text, 'error');
+    for (const pending of failed) {
+      // The process may live on (a dropped attach): its work on these may go on.
+      this.abandon(pending);
+      this.endRemoved(pending, BACKEND_UNAVAILABLE, text, 'error');
+    }
   }
 
   private endRemoved(pending: Pending, code: number, text: string, status: RequestStatus): void {
@@ -383,6 +396,7 @@ export class Multiplexer {
     this.deps.logger.debug('session ended', { session: session.id, reason });
     for (const pending of session.pending.values()) {
       this.cancelInBackend(pending, `client session ended (${reason})`);
+      this.abandon(pending);
       this.fail(pending, REQUEST_CANCELLED, `session ended: ${reason}`, 'error');
     }
     this.serverRequests.sessionEnded(session);
@@ -399,6 +413,7 @@ export class Multiplexer {
     for (const pending of this.pending.takeExpired(now)) {
       this.deps.logger.warn('request timed out', { session: pending.session?.id, requestId: pending.clientId, backendId: pending.backendId, method: pending.method });
       if (!pending.internal) this.cancelInBackend(pending, 'request timed out in the proxy');
+      this.abandon(pending);
       this.endRemoved(pending, REQUEST_TIMEOUT, `request timed out after ${this.deps.config.limits.requestTimeoutMs} ms`, 'timeout');
     }
     this.serverRequests.sweep(now);

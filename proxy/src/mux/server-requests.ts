@@ -15,6 +15,14 @@
  * Anything else is ambiguous: the server gets a JSON-RPC error at once naming why, never a guess and
  * never silence; the same when no session can answer. The request's id is rewritten to a
  * proxy-unique one and mapped back when the client answers.
+ *
+ * Rules 3 and 4 hold only while every request the server works on is one the proxy tracks. A
+ * request that ended without the server's answer (timed out in the proxy, cancelled, its session
+ * gone, failed when the connection to a process that lives on was lost) may still be running in
+ * the server, which may then ask a client about it. So while such an abandoned request of another
+ * session may be running (until the server answers it, the process is replaced, or the request
+ * timeout passes), rules 3 and 4 do not pick a session: a sampling prompt of client A must never
+ * reach client B.
  */
 import type { Clock, StreamBackend } from '../backends/types.ts';
 import { errorResponse, METHOD_NOT_FOUND, REQUEST_TIMEOUT, BACKEND_UNAVAILABLE, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.ts';
@@ -27,6 +35,12 @@ const CAPABILITY_OF: Readonly<Record<string, keyof ClientCapabilities>> = {
   'elicitation/create': 'elicitation',
   'roots/list': 'roots',
 };
+
+/** A request the proxy stopped tracking while the server may still be working on it. */
+interface Abandoned {
+  readonly session: Session;
+  readonly until: number;
+}
 
 interface Route {
   readonly proxyId: number;
@@ -49,6 +63,8 @@ export interface ServerRequestDeps {
 
 export class ServerRequestRouter {
   private readonly routes = new Map<number, Route>();
+  /** By backend id (the id, and progress token, the server knows the request by). */
+  private readonly abandoned = new Map<number, Abandoned>();
   private nextId = 1;
   private readonly deps: ServerRequestDeps;
 
@@ -64,8 +80,12 @@ export class ServerRequestRouter {
     const method = message.method!;
     const capability = CAPABILITY_OF[method];
     const capable = (session: Session): boolean => !session.closed && (capability === undefined || session.capabilities[capability]);
-    const related = this.deps.pending.get(message.params?._meta?.progressToken);
+    const token = message.params?._meta?.progressToken;
+    const related = this.deps.pending.get(token);
     if (related?.session && capable(related.session)) return { session: related.session, exchange: related.exchange };
+    if (typeof token === 'number' && this.abandoned.has(token)) {
+      return `${method} is for a request the proxy no longer tracks (it timed out, was cancelled or was cut off by a lost connection): its client already has its answer`;
+    }
     const hint = method === 'roots/list' ? this.deps.takeRootsHint() : undefined;
     if (hint && capable(hint)) return { session: hint };
     // Each capable session with requests in flight, and its oldest request (a tools/call first).
@@ -78,17 +98,51 @@ export class ServerRequestRouter {
     }
     if (busy.size === 1) {
       const [[session, cause]] = busy;
-      return { session, exchange: cause.exchange };
+      return this.strays(session, method) ?? { session, exchange: cause.exchange };
     }
     if (busy.size > 1) {
       return `cannot tell which client ${method} is for: ${busy.size} sessions able to answer have requests in flight and it carries ` +
         'no progress token of theirs; the proxy does not guess, as a wrong guess would show one client another\'s data';
     }
     const idle = [...this.deps.sessions.values()].filter(capable);
-    if (idle.length === 1) return { session: idle[0]! };
+    if (idle.length === 1) return this.strays(idle[0]!, method) ?? { session: idle[0]! };
     return idle.length === 0
       ? `no connected client can answer ${method}`
       : `cannot tell which client ${method} is for: ${idle.length} sessions can answer and none has a request in flight`;
+  }
+
+  /** Why `session` cannot be assumed to be the asker: other sessions' abandoned requests may be running. */
+  private strays(session: Session, method: string): string | undefined {
+    const now = this.deps.clock.now();
+    let others = 0;
+    for (const [id, entry] of this.abandoned) {
+      if (entry.until <= now) this.abandoned.delete(id);
+      else if (entry.session !== session) others += 1;
+    }
+    return others === 0 ? undefined
+      : `cannot tell which client ${method} is for: the server may still be working on ${others} request(s) of other sessions ` +
+        'that ended without its answer (timed out, cancelled, or cut off by a lost connection), and it carries no progress token ' +
+        'of a request in flight; the proxy does not guess, as a wrong guess would show one client another\'s data';
+  }
+
+  /** A client's request ended without the server's answer; the server may still be working on it. */
+  abandon(backendId: number, session: Session): void {
+    this.abandoned.set(backendId, { session, until: this.deps.clock.now() + this.deps.timeoutMs });
+  }
+
+  /** The server answered a request the proxy had stopped tracking: that work is over. */
+  settled(backendId: unknown): void {
+    if (typeof backendId === 'number') this.abandoned.delete(backendId);
+  }
+
+  /** A new server process: no work of the old one can still ask anything. */
+  processReplaced(): void {
+    this.abandoned.clear();
+  }
+
+  /** Abandoned requests that may still be running (for tests and diagnostics). */
+  get abandonedCount(): number {
+    return this.abandoned.size;
   }
 
   /** A request from the server: deliver it to a client, or answer the server with an error. */
@@ -156,5 +210,6 @@ export class ServerRequestRouter {
     for (const route of [...this.routes.values()]) {
       if (route.deadline <= now) this.fail(route, REQUEST_TIMEOUT, `client did not answer ${route.method} in ${this.deps.timeoutMs} ms`);
     }
+    for (const [id, entry] of this.abandoned) if (entry.until <= now) this.abandoned.delete(id);
   }
 }

@@ -148,7 +148,10 @@ export class AttachEndpoint {
 
   private endWith(ws: WebSocket, status: KubeStatus): void {
     if (ws.readyState !== ws.OPEN) return;
-    ws.send(Buffer.concat([Buffer.of(STATUS), Buffer.from(JSON.stringify(status))]));
+    // The kubelet and the API server write the status channel with json.Marshal(status.Status()):
+    // no kind or apiVersion (`{"metadata":{},"status":"Success"}`), unlike an HTTP error body.
+    const { kind: _kind, apiVersion: _apiVersion, ...onTheWire } = status;
+    ws.send(Buffer.concat([Buffer.of(STATUS), Buffer.from(JSON.stringify(onTheWire))]));
     ws.close(1000);
   }
 }

@@ -15,9 +15,11 @@
  * Liveness comes from the pod, not from the close: a dead process and a normal close look the
  * same on the wire (status Success, close 1000; ATTACH.md). After such a close the backend waits
  * for the pod to show the process changed, or for `exitConfirmMs` with the same process still
- * running, and only then re-attaches; `newProcess` is true only for a process (pod uid +
- * containerID + restartCount) it has not initialized before, so a live process is never
- * initialized twice.
+ * running, and only then re-attaches; `newProcess` is true for a process (pod uid + containerID
+ * + restartCount) whose MCP handshake has not succeeded yet (`handshakeDone`), so a live process
+ * is never initialized twice once it has answered `initialize`. A connection lost during the
+ * handshake leaves it unknown whether `initialize` reached the process; the next attach runs the
+ * handshake again.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { StringDecoder } from 'node:string_decoder';
@@ -76,7 +78,7 @@ export class AttachBackend implements StreamBackend {
   private target: ProcessIdentity | undefined;
   /** The last process reported `up` with newProcess (the multiplexer initialized it). */
   private initialized: ProcessIdentity | undefined;
-  /** No stdout yet since `up` with newProcess: the handshake may not have reached the process. */
+  /** `up` with newProcess was reported and the multiplexer has not confirmed the handshake yet. */
   private handshakePending = false;
   /** A process whose session ended like a normal close: not re-attached until the pod confirms. */
   private suspect: ProcessIdentity | undefined;
@@ -369,8 +371,16 @@ export class AttachBackend implements StreamBackend {
 
   private deliver(line: string): void {
     if (this.probe?.intercept(line)) return;
-    this.handshakePending = false;
     this.onMessageHandler(line);
+  }
+
+  /**
+   * The MCP handshake with the process last reported `up` succeeded: a later re-attach to it is to
+   * an initialized process (`newProcess: false`). Any other stdout (a notification, an error reply
+   * to `initialize`) proves nothing of the kind.
+   */
+  handshakeDone(): void {
+    this.handshakePending = false;
   }
 
   private splitter(onLine: (line: string) => void): (chunk: Buffer) => void {

@@ -14,7 +14,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import WebSocket from 'ws';
-import { describeApiFailure, parseStatus, type ApiFailure, type ApiRequest } from './kube-errors.ts';
+import { describeApiFailure, parseChannelStatus, type ApiFailure, type ApiRequest } from './kube-errors.ts';
 
 export type ChannelProtocol = 'v5.channel.k8s.io' | 'v4.channel.k8s.io';
 
@@ -22,7 +22,10 @@ const STDIN = 0;
 const STDOUT = 1;
 const STDERR = 2;
 const STATUS = 3;
-/** Coalesced stdin lines go out in messages of at most this size (one bigger line goes alone). */
+/**
+ * Queued stdin lines go out as soon as they reach this many characters (UTF-16 code units, about
+ * bytes for JSON), so one message holds at most this much plus the line that crossed it.
+ */
 const MAX_STDIN_MESSAGE_BYTES = 1024 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 15_000;
 
@@ -192,14 +195,7 @@ export class AttachConnection {
       if (channel === STDOUT) handlers.stdout(data.subarray(1));
       else if (channel === STDERR) handlers.stderr(data.subarray(1));
       else if (channel === STATUS) {
-        const parsed = parseStatus(data.subarray(1).toString('utf8'));
-        if (parsed) {
-          status = {
-            ...(typeof parsed.message === 'string' ? { message: parsed.message } : {}),
-            ...(typeof parsed.code === 'number' ? { code: parsed.code } : {}),
-            status: String((parsed as { status?: unknown }).status ?? ''),
-          };
-        }
+        status = parseChannelStatus(data.subarray(1).toString('utf8')) ?? status;
       }
       // 255 (v5 close of one stream) needs no action: the session's close follows.
     });

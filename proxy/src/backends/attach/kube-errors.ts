@@ -40,6 +40,23 @@ export function parseStatus(body: unknown): StatusBody | undefined {
   return body && typeof body === 'object' && (body as { kind?: unknown }).kind === 'Status' ? (body as StatusBody) : undefined;
 }
 
+/**
+ * Reads the status channel (3) of an attach session. The kubelet and the API server write it with
+ * `json.Marshal(status.Status())`, which leaves `kind` and `apiVersion` out
+ * (`{"metadata":{},"status":"Success"}`), so anything with a string `status` is a Status here.
+ */
+export function parseChannelStatus(text: string): { status: string; message?: string; code?: number } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!value || typeof value !== 'object' || typeof (value as { status?: unknown }).status !== 'string') return undefined;
+  const { status, message, code } = value as { status: string; message?: unknown; code?: unknown };
+  return { status, ...(typeof message === 'string' ? { message } : {}), ...(typeof code === 'number' ? { code } : {}) };
+}
+
 export function permissionOf(request: ApiRequest): string {
   const resource = request.subresource ? `${request.resource}/${request.subresource}` : request.resource;
   const name = request.name ? ` "${request.name}"` : '';
@@ -60,9 +77,13 @@ export function describeApiFailure(request: ApiRequest, error: unknown, code?: n
     : typeof e?.message === 'string' && e.message ? withCause(apiExceptionMessage(e.message, e.body), e.cause)
     : httpCode ? `HTTP ${httpCode}` : String(error);
   if (httpCode === 403) {
-    const missingPermission = permissionOf(request);
+    // The authorizer names the verb it checked ("cannot create resource ..."): from 1.35 a WebSocket
+    // attach, a GET, is authorized as `create` too, so the verb of the request is not always it.
+    const named = /\bcannot (get|list|watch|create) resource\b/.exec(message)?.[1] as ApiRequest['verb'] | undefined;
+    const permission = named ? { ...request, verb: named } : request;
+    const missingPermission = permissionOf(permission);
     return {
-      code: 403, message: `403 Forbidden: missing permission ${missingPermission}: ${message}`, missingPermission, permission: request,
+      code: 403, message: `403 Forbidden: missing permission ${missingPermission}: ${message}`, missingPermission, permission,
     };
   }
   if (httpCode === 401) return { code: 401, message: `401 Unauthorized: the API server rejected the proxy's credentials: ${message}` };
