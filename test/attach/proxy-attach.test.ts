@@ -60,6 +60,21 @@ async function client(s: Setup): Promise<Client> {
   return c;
 }
 
+/** Clients a and b, both able to sample; `asked` lists who was asked, in order. */
+async function samplingClients(s: Setup): Promise<{ a: Client; b: Client; asked: string[] }> {
+  const asked: string[] = [];
+  const [a, b] = await Promise.all(['a', 'b'].map(async (name) => {
+    const c = await connectClient(s.handle, { name, sampling: true });
+    clients.push(c);
+    c.setRequestHandler(CreateMessageRequestSchema, async () => {
+      asked.push(name);
+      return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: name } };
+    });
+    return c;
+  }));
+  return { a: a!, b: b!, asked };
+}
+
 const readyz = async (s: Setup): Promise<{ status: number; text: string }> => raw(`${s.proxy.url}/readyz`);
 
 interface Outcome { readonly startedAt: number; settledAt?: number; ok?: boolean; error?: string }
@@ -137,18 +152,7 @@ describe('proxy over the attach backend', () => {
     // GIVEN a server that asks for sampling 1.5 s into a call, with no progress token
     const s = await start({ command: asksLater(1_500, 2_500) });
     await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
-    const [a, b] = await Promise.all(['a', 'b'].map(async (name) => {
-      const c = await connectClient(s.handle, { name, sampling: true });
-      clients.push(c);
-      return c;
-    }));
-    const asked: string[] = [];
-    for (const [c, name] of [[a, 'a'], [b, 'b']] as const) {
-      c.setRequestHandler(CreateMessageRequestSchema, async (request) => {
-        asked.push(`${name}: ${JSON.stringify(request.params.messages)}`);
-        return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: name } };
-      });
-    }
+    const { a, b, asked } = await samplingClients(s);
     // WHEN a's call is cut off by a dropped connection (the process lives on, and will ask)
     const aCall = a.callTool({ name: 'later', arguments: {} }, undefined, { timeout: 10_000 }).catch((e: Error) => e);
     await waitFor(() => s.proxy.mux!.inFlight === 1, 5_000, "a's call in flight");
@@ -167,14 +171,7 @@ describe('proxy over the attach backend', () => {
   test('after the container restarts, nothing of the old process holds back the new one\'s questions', async () => {
     const s = await start({ command: asksLater(500, 0) });
     await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
-    const [a, b] = await Promise.all(['a', 'b'].map(async (name) => {
-      const c = await connectClient(s.handle, { name, sampling: true });
-      clients.push(c);
-      return c;
-    }));
-    const asked: string[] = [];
-    a.setRequestHandler(CreateMessageRequestSchema, async () => { asked.push('a'); return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: 'a' } }; });
-    b.setRequestHandler(CreateMessageRequestSchema, async () => { asked.push('b'); return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: 'b' } }; });
+    const { a, b, asked } = await samplingClients(s);
     // GIVEN a's call failed with the process that was working on it
     const aCall = a.callTool({ name: 'later', arguments: {} }, undefined, { timeout: 10_000 }).catch((e: Error) => e);
     await waitFor(() => s.proxy.mux!.inFlight === 1, 5_000, "a's call in flight");
