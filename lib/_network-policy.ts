@@ -104,6 +104,12 @@ export function neverReachableInside(cidr: string): string[] {
   });
 }
 
+/** The in-cluster ranges (`PRIVATE_CIDRS`) that `cidr` covers whole: an allow list that wide reaches into the cluster. */
+export function privateRangesInside(cidr: string): string[] {
+  const rule = parseCidr(cidr);
+  return PRIVATE_CIDRS.filter((range) => contains(rule, parseCidr(range)));
+}
+
 /** The never-reachable range that holds all of `cidr` (which can then not be allowed at all), if any. */
 export function neverReachableContaining(cidr: string): string | undefined {
   const rule = parseCidr(cidr);

@@ -1,7 +1,7 @@
 /** The MCP server's NetworkPolicies: nobody gets in but its proxy; out goes only what the profile allows. */
 import { k8s } from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
-import { dnsEgressRule, internetEgressRule, neverReachableContaining, publicEgressRule, tcpPorts } from './_network-policy.ts';
+import { dnsEgressRule, internetEgressRule, neverReachableContaining, privateRangesInside, publicEgressRule, tcpPorts } from './_network-policy.ts';
 import { checkCidr, checkNonEmpty, checkPort, McpInputError } from './_validation.ts';
 import { warn } from './_warnings.ts';
 import type { McpTransport } from './mcp-transport.ts';
@@ -53,6 +53,10 @@ export function createServerNetworkPolicies(scope: Construct, input: ServerNetwo
         const blocked = neverReachableContaining(cidr);
         if (blocked) {
           throw new McpInputError(server, `permissionProfile allowList cidr "${cidr}" lies in ${blocked} (link-local or cloud metadata addresses, where node credentials live), which is never reachable from MCP servers: remove it`);
+        }
+        const inCluster = privateRangesInside(cidr);
+        if (inCluster.length > 0) {
+          warn(server, `permissionProfile allowList cidr "${cidr}" covers ${inCluster.join(', ')}, where clusters put pods, Services and nodes: the server can reach in-cluster addresses on the allowed ports; list narrower destinations, or use PermissionProfile.internet() for public ones`);
         }
       }
       profile.ports.forEach((port) => checkPort(server, 'permissionProfile allowList port', port));

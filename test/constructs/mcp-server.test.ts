@@ -149,6 +149,21 @@ describe('McpServer', () => {
         { ipBlock: { cidr: 'fd20:ce::/64', except: ['fd20:ce::254/128'] } },
       ]);
     });
+
+    test('an allow list wide enough to cover an in-cluster range says so at synth; a narrower one does not', () => {
+      withConsoleWarnings((warnings) => {
+        egress(PermissionProfile.allowList({ cidrs: ['0.0.0.0/0'] }));
+        expect(warnings).toHaveBeenCalledWith(expect.stringMatching(/mcp server "fetch": permissionProfile allowList cidr "0.0.0.0\/0" covers 10.0.0.0\/8, 172.16.0.0\/12, .*34.118.224.0\/20, where clusters put pods, Services and nodes/));
+      });
+      withConsoleWarnings((warnings) => {
+        egress(PermissionProfile.allowList({ cidrs: ['fc00::/7'] }));
+        expect(warnings).toHaveBeenCalledWith(expect.stringMatching(/allowList cidr "fc00::\/7" covers fc00::\/7/));
+      });
+      withConsoleWarnings((warnings) => {
+        egress(PermissionProfile.allowList({ cidrs: ['10.20.0.0/16', '140.82.112.0/20'] }));
+        expect(warnings).not.toHaveBeenCalled();
+      });
+    });
   });
 
   test('env from Secrets and ConfigMaps is by reference, never by value', () => {
