@@ -65,3 +65,19 @@ export function asksLater(askAfterMs: number, slowMs: number): NonNullable<KubeA
     });`;
   return { command: process.execPath, args: ['-e', script] };
 }
+
+/**
+ * A minimal MCP server that subscribes to resources and reports every message it receives on
+ * stderr (`got <method> <uri>`), which the proxy logs: for what reaches a live process.
+ */
+export function reportsMethods(): NonNullable<KubeApiEmulatorOptions['command']> {
+  const script = `
+    const out = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+    require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+      let m; try { m = JSON.parse(line); } catch { return; }
+      if (m.method) process.stderr.write('got ' + m.method + ' ' + (m.params?.uri ?? '') + '\\n');
+      if (m.method === 'initialize') return out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: { resources: { subscribe: true } }, serverInfo: { name: 'reports', version: '1' } } });
+      if (m.id !== undefined && m.method) out({ jsonrpc: '2.0', id: m.id, result: m.method === 'tools/list' ? { tools: [] } : {} });
+    });`;
+  return { command: process.execPath, args: ['-e', script] };
+}

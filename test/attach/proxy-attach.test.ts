@@ -8,8 +8,8 @@ import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { AttachBackendConfig, ProxyConfig } from '../../proxy/src/config.ts';
 import { createLogger } from '../../proxy/src/log.ts';
 import { startProxy, type RunningProxy } from '../../proxy/src/main.ts';
-import { connectClient, raw, textOf, waitFor, type TestProxy } from '../support/proxy-harness.ts';
-import { asksLater } from './containers.ts';
+import { connectClient, MCP_HEADERS, raw, rawPost, rawSession, textOf, waitFor, type TestProxy } from '../support/proxy-harness.ts';
+import { asksLater, reportsMethods } from './containers.ts';
 import { startKubeApiEmulator, type KubeApiEmulator, type KubeApiEmulatorOptions } from '../support/kube-api-emulator/index.ts';
 
 jest.setTimeout(60_000);
@@ -184,6 +184,26 @@ describe('proxy over the attach backend', () => {
     await waitFor(() => asked.length > 0, 5_000, 'b asked');
     expect(asked).toEqual(['b']);
     void bCall;
+  });
+
+  test('a subscription whose session ended while detached is dropped from the live process on re-attach', async () => {
+    const s = await start({ command: reportsMethods() });
+    await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
+    const got = (method: string): number => s.logs.filter((l) => l.msg === 'server stderr' && String(l.stderr).startsWith(`got ${method} `)).length;
+    const session = await rawSession(s.handle.mcpUrl);
+    expect((await rawPost(s.handle.mcpUrl, session, { jsonrpc: '2.0', id: 1, method: 'resources/subscribe', params: { uri: 'test://a' } })).status).toBe(200);
+    await waitFor(() => got('resources/subscribe') === 1, 5_000, 'subscribed');
+    // WHEN the connection drops and stays down (403) while the only subscriber's session ends
+    s.kube.faults.forbid('get', 'pods/attach');
+    s.kube.faults.dropAttachments();
+    await waitFor(() => !s.proxy.ready(), 5_000, 'down');
+    expect((await raw(s.handle.mcpUrl, { method: 'DELETE', headers: { ...MCP_HEADERS, 'mcp-session-id': session } })).status).toBe(200);
+    s.kube.faults.allow('get', 'pods/attach');
+    // THEN the re-attach to the same process unsubscribes it
+    await waitFor(() => s.proxy.ready(), 10_000, 're-attached');
+    await waitFor(() => s.logs.some((l) => l.msg === 'server stderr' && l.stderr === 'got resources/unsubscribe test://a'), 5_000, 'unsubscribed');
+    expect(s.kube.pod().processes).toHaveLength(1);
+    expect(got('initialize')).toBe(1);
   });
 
   test('fails readiness on a 403 and logs the missing verb and resource', async () => {

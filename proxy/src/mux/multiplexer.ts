@@ -52,6 +52,8 @@ export class Multiplexer {
   /** The proxy's own requests in flight (handshake, tools/list...): they do not use clients' capacity. */
   private internalInFlight = 0;
   private rootsHint: Session | undefined;
+  /** Subscriptions whose last session ended while the backend was not ready: dropped from the server once it is. */
+  private readonly unsubscribeWhenReady = new Set<string>();
   private initTextSource: Record<string, unknown> | undefined;
   private readonly initTexts = new Map<string, string>();
   private readonly shared: SharedServerState;
@@ -366,7 +368,13 @@ export class Multiplexer {
   // ---- lifecycle -------------------------------------------------------------------------------
 
   private onBackendReady(newProcess: boolean): void {
-    if (!newProcess) return;
+    const dropped = [...this.unsubscribeWhenReady];
+    this.unsubscribeWhenReady.clear();
+    if (!newProcess) {
+      // The same process still holds subscriptions whose last session ended while it was detached.
+      for (const uri of dropped) if (!this.shared.subscribersOf(uri)) this.internalRequest('resources/unsubscribe', { uri }, () => {});
+      return;
+    }
     this.deps.backend.handshakeDone?.();
     this.serverRequests.processReplaced();
     this.refreshTools();
@@ -402,7 +410,9 @@ export class Multiplexer {
     this.serverRequests.sessionEnded(session);
     if (session.subscriptions) {
       for (const uri of session.subscriptions) {
-        if (!this.shared.unsubscribe(session, uri) && this.lifecycle.ready) this.internalRequest('resources/unsubscribe', { uri }, () => {});
+        if (this.shared.unsubscribe(session, uri)) continue;
+        if (this.lifecycle.ready) this.internalRequest('resources/unsubscribe', { uri }, () => {});
+        else this.unsubscribeWhenReady.add(uri);
       }
     }
     if (this.rootsHint === session) this.rootsHint = undefined;
