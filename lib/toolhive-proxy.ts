@@ -283,6 +283,13 @@ export class ToolHiveProxy extends Construct {
       automountServiceAccountToken: !transport.isHttp,
     });
     this.configMap = new k8s.KubeConfigMap(this, 'ConfigMap', { metadata, data: { 'config.json': configJson } });
+    if (!transport.isHttp && rbacScope.kind === 'server-namespace' && serverNamespace !== namespace) {
+      // The attach Role and RoleBinding carry the proxy's name in the server's namespace.
+      const roleHolder = claimObjectName(this, serverNamespace, this.name, `the proxy of server "${server}" in namespace "${namespace}"`);
+      if (roleHolder !== undefined) {
+        throw new McpInputError(server, `the attach Role "${this.name}" in namespace "${serverNamespace}" is already used by ${roleHolder}: a stdio server takes exactly one proxy (a second attacher would interleave writes into its stdin)`);
+      }
+    }
     this.rbac = transport.isHttp ? { roleBindings: [] } : createProxyRbac(this, {
       baseName: this.name, namespace, serverNamespace, serviceAccountName: this.name,
       podNames: [podName], labels, scope: rbacScope,

@@ -71,6 +71,10 @@ describe('McpServer fails', () => {
     expect(() => new ToolHiveProxy(new Chart(standalone, 'b', { namespace: 'mcp' }), 'again', { serverName: 'x' }))
       .toThrow(/already used in namespace "mcp" by the proxy of server "x": one server has one proxy/);
     expect(() => new McpServer(new Chart(standalone, 'c', { namespace: 'other' }), 'mcp-x-proxy', { image: IMAGE })).not.toThrow();
+    // A second proxy for the same stdio server from another namespace: its attach Role would
+    // replace the first one's, and two attachers would interleave writes into stdin.
+    expect(() => new ToolHiveProxy(new Chart(standalone, 'd', { namespace: 'agents' }), 'again', { serverName: 'x', serverNamespace: 'mcp' }))
+      .toThrow(/the attach Role "mcp-x-proxy" in namespace "mcp" is already used by the proxy of server "x": a stdio server takes exactly one proxy/);
   });
 
   test('fails on an allow-list CIDR that does not parse', () => {
