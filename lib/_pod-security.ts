@@ -103,6 +103,6 @@ export function warnIfNotRestricted(server: string, field: string, template: k8s
   }
   if (overrides.hostNetwork) {
     // NetworkPolicies select pods by their own addresses: a pod on the node's network is not one.
-    warn(server, `${field} put the pod on the node's network (hostNetwork): the NetworkPolicies no longer confine it, so its permission profile is not enforced and the node's metadata endpoint is reachable`);
+    warn(server, `${field} put the pod on the node's network (hostNetwork): the NetworkPolicies no longer confine it, so its egress rules are not enforced and the node's metadata endpoint is reachable`);
   }
 }

@@ -68,10 +68,11 @@ export function checkImage(server: string, field: string, image: string): { read
 }
 
 /**
- * Parses an IPv4 or IPv6 CIDR in the form the API server accepts; throws with the fix when it does
- * not. The prefix length is plain decimal ("/8", not "/08", "/ 8" or "/"), IPv4 octets have no
- * leading zeros, and an IPv4 address is not accepted in IPv6 form (`::ffff:a9fe:a9fe`), where it
- * would slip past the checks that keep addresses such as the metadata endpoint unreachable.
+ * Parses an IPv4 or IPv6 CIDR in canonical form; throws with the fix when it is not one. The prefix
+ * length is plain decimal ("/8", not "/08", "/ 8" or "/"), IPv4 octets have no leading zeros, IPv6
+ * is written in hex groups only (no embedded dotted IPv4), and an IPv4 address is not accepted in
+ * IPv6 form (`::ffff:a9fe:a9fe`), where it would slip past the checks that keep addresses such as
+ * the metadata endpoint unreachable.
  */
 export function checkCidr(server: string, field: string, cidr: string): void {
   const slash = cidr.indexOf('/');
@@ -152,9 +153,12 @@ export function checkAbsolutePath(server: string, field: string, path: string): 
   }
 }
 
-/** A Kubernetes quantity such as "250m", "64Mi" or "1.5Gi"; throws with the fix when it is not. */
+/**
+ * A non-negative Kubernetes quantity ("250m", "64Mi", "1.5Gi", ".5Gi", "1e9"), as the API server
+ * parses them; throws with the fix when it is not.
+ */
 export function checkQuantity(server: string, field: string, value: string, example: string): void {
-  if (!/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/.test(value)) {
+  if (!/^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/.test(value)) {
     throw new McpInputError(server, `${field} "${value}" is not a Kubernetes quantity: write e.g. ${example}`);
   }
 }

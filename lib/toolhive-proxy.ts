@@ -283,11 +283,13 @@ export class ToolHiveProxy extends Construct {
       automountServiceAccountToken: !transport.isHttp,
     });
     this.configMap = new k8s.KubeConfigMap(this, 'ConfigMap', { metadata, data: { 'config.json': configJson } });
-    if (!transport.isHttp && rbacScope.kind === 'server-namespace' && serverNamespace !== namespace) {
-      // The attach Role and RoleBinding carry the proxy's name in the server's namespace.
-      const roleHolder = claimObjectName(this, serverNamespace, this.name, `the proxy of server "${server}" in namespace "${namespace}"`);
-      if (roleHolder !== undefined) {
-        throw new McpInputError(server, `the attach Role "${this.name}" in namespace "${serverNamespace}" is already used by ${roleHolder}: a stdio server takes exactly one proxy (a second attacher would interleave writes into its stdin)`);
+    if (!transport.isHttp) {
+      // One attacher per stdio server, whatever the namespaces and RBAC scopes: a second one would
+      // interleave writes into its stdin, and its attach Role would replace the first one's. The
+      // key cannot clash with an object name (no ':' in those).
+      const attacher = claimObjectName(this, serverNamespace, `attach:${server}`, `the proxy in namespace "${namespace}"`);
+      if (attacher !== undefined) {
+        throw new McpInputError(server, `the stdio server "${server}" in namespace "${serverNamespace}" already has a proxy (${attacher}): a stdio server takes exactly one, as a second attacher would interleave writes into its stdin`);
       }
     }
     this.rbac = transport.isHttp ? { roleBindings: [] } : createProxyRbac(this, {

@@ -68,7 +68,8 @@ export function asksLater(askAfterMs: number, slowMs: number): NonNullable<KubeA
 
 /**
  * A minimal MCP server that subscribes to resources and reports every message it receives on
- * stderr (`got <method> <uri>`), which the proxy logs: for what reaches a live process.
+ * stderr (`got <method> <uri>`), which the proxy logs: for what reaches a live process. Its tool
+ * `hang` never answers.
  */
 export function reportsMethods(): NonNullable<KubeApiEmulatorOptions['command']> {
   const script = `
@@ -77,6 +78,7 @@ export function reportsMethods(): NonNullable<KubeApiEmulatorOptions['command']>
       let m; try { m = JSON.parse(line); } catch { return; }
       if (m.method) process.stderr.write('got ' + m.method + ' ' + (m.params?.uri ?? '') + '\\n');
       if (m.method === 'initialize') return out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: { resources: { subscribe: true } }, serverInfo: { name: 'reports', version: '1' } } });
+      if (m.method === 'tools/call' && m.params.name === 'hang') return;
       if (m.id !== undefined && m.method) out({ jsonrpc: '2.0', id: m.id, result: m.method === 'tools/list' ? { tools: [] } : {} });
     });`;
   return { command: process.execPath, args: ['-e', script] };

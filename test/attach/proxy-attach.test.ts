@@ -149,8 +149,8 @@ describe('proxy over the attach backend', () => {
   });
 
   test("after a dropped connection, the live server's question about a failed call reaches no other client", async () => {
-    // GIVEN a server that asks for sampling 1.5 s into a call, with no progress token
-    const s = await start({ command: asksLater(1_500, 2_500) });
+    // GIVEN a server that asks for sampling 3 s into a call, with no progress token
+    const s = await start({ command: asksLater(3_000, 4_500) });
     await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
     const { a, b, asked } = await samplingClients(s);
     // WHEN a's call is cut off by a dropped connection (the process lives on, and will ask)
@@ -165,11 +165,11 @@ describe('proxy over the attach backend', () => {
     await bCall;
     // THEN b never saw a question about a's call
     expect(asked).toEqual([]);
-    expect(s.logs.find((l) => l.msg === 'server request not delivered')!.reason).toMatch(/may still be working on 1 request\(s\) of other sessions/);
+    expect(s.logs.find((l) => l.msg === 'server request not delivered')!.reason).toMatch(/may still be working on requests of 1 other session\(s\)/);
   });
 
   test('after the container restarts, nothing of the old process holds back the new one\'s questions', async () => {
-    const s = await start({ command: asksLater(500, 0) });
+    const s = await start({ command: asksLater(2_000, 0) });
     await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
     const { a, b, asked } = await samplingClients(s);
     // GIVEN a's call failed with the process that was working on it
@@ -204,6 +204,18 @@ describe('proxy over the attach backend', () => {
     await waitFor(() => s.logs.some((l) => l.msg === 'server stderr' && l.stderr === 'got resources/unsubscribe test://a'), 5_000, 'unsubscribed');
     expect(s.kube.pod().processes).toHaveLength(1);
     expect(got('initialize')).toBe(1);
+  });
+
+  test('a call cut off by a dropped connection is cancelled in the live process on re-attach', async () => {
+    const s = await start({ command: reportsMethods() });
+    await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
+    const session = await rawSession(s.handle.mcpUrl);
+    const call = rawPost(s.handle.mcpUrl, session, { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'hang', arguments: {} } });
+    await waitFor(() => s.proxy.mux!.inFlight === 1, 5_000, 'the call in flight');
+    s.kube.faults.dropAttachments();
+    expect((await call).json().error.message).toMatch(/attach connection lost/);
+    await waitFor(() => s.logs.some((l) => l.msg === 'server stderr' && l.stderr === 'got notifications/cancelled '), 10_000, 'the cancellation');
+    expect(s.kube.pod().processes).toHaveLength(1);
   });
 
   test('fails readiness on a 403 and logs the missing verb and resource', async () => {

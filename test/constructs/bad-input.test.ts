@@ -74,7 +74,14 @@ describe('McpServer fails', () => {
     // A second proxy for the same stdio server from another namespace: its attach Role would
     // replace the first one's, and two attachers would interleave writes into stdin.
     expect(() => new ToolHiveProxy(new Chart(standalone, 'd', { namespace: 'agents' }), 'again', { serverName: 'x', serverNamespace: 'mcp' }))
-      .toThrow(/the attach Role "mcp-x-proxy" in namespace "mcp" is already used by the proxy of server "x": a stdio server takes exactly one proxy/);
+      .toThrow(/the stdio server "x" in namespace "mcp" already has a proxy \(the proxy in namespace "mcp"\): a stdio server takes exactly one/);
+    expect(() => new ToolHiveProxy(new Chart(standalone, 'e', { namespace: 'tools' }), 'cluster', { serverName: 'x', serverNamespace: 'mcp', rbacScope: RbacScope.cluster() }))
+      .toThrow(/already has a proxy/);
+    // Names alone do not make a second attacher: x's proxy elsewhere, beside a server named like it
+    const apart = new App();
+    new McpServer(new Chart(apart, 'a', { namespace: 'mcp' }), 'x', { image: IMAGE, proxy: { enabled: false } });
+    new McpServer(new Chart(apart, 'b', { namespace: 'mcp' }), 'mcp-x-proxy', { image: IMAGE });
+    expect(() => new ToolHiveProxy(new Chart(apart, 'c', { namespace: 'agents' }), 'proxy', { serverName: 'x', serverNamespace: 'mcp' })).not.toThrow();
   });
 
   test('fails on an allow-list CIDR that does not parse', () => {
@@ -84,8 +91,8 @@ describe('McpServer fails', () => {
     expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: ['2001:db8::/32'] }) })).not.toThrow();
   });
 
-  test('fails on CIDRs the API server would reject: a prefix that is not plain decimal, octets with leading zeros', () => {
-    // "/" alone once read as /0: as an internet() except it made 0.0.0.0/0 swallow every exclusion.
+  test('fails on CIDRs not in canonical form: a prefix that is not plain decimal, octets with leading zeros', () => {
+    // "/" alone must not count as /0: as an internet() except, 0.0.0.0/0 would swallow every exclusion.
     for (const cidr of ['10.0.0.0/', '10.0.0.0/ 8', '10.0.0.0/08', '10.0.0.0/0x8', '10.0.0.0/1e1', '010.0.0.0/8', '0.0.0.0/00']) {
       expect(server({ permissionProfile: PermissionProfile.allowList({ cidrs: [cidr] }) })).toThrow(`"${cidr}" is not a CIDR`);
       expect(server({ permissionProfile: PermissionProfile.internet({ exceptCidrs: [cidr] }) })).toThrow(`"${cidr}" is not a CIDR`);
@@ -142,6 +149,8 @@ describe('McpServer fails', () => {
   });
 
   test('fails on input the API server would reject: an IP as host, a bad quantity, an env name with "=", a negative fsGroup, a bad telemetry peer', () => {
+    expect(server({ volumes: [McpVolume.emptyDir({ name: 'cache', mountPath: '/cache', sizeLimit: '.5Gi' })] })).not.toThrow();
+    expect(server({ volumes: [McpVolume.emptyDir({ name: 'cache', mountPath: '/cache', sizeLimit: '1e9' })] })).not.toThrow();
     expect(server({ exposure: Exposure.ingress({ host: '10.0.0.1', controllerNamespace: 'ingress-nginx' }) }))
       .toThrow(/exposure host "10.0.0.1" is an IP address: Ingress and HTTPRoute hosts must be DNS names/);
     expect(server({ exposure: Exposure.httpRoute({ gatewayName: 'gw', hostnames: ['192.0.2.7'], controllerNamespace: 'gw' }) })).toThrow(/"192.0.2.7" is an IP address/);

@@ -269,7 +269,7 @@ describe('McpServer', () => {
       expect(find(chart, 'StatefulSet', 'fetch').spec.template.spec.hostNetwork).toBe(true);
       expect(said).toEqual(expect.arrayContaining([
         expect.stringMatching(/mcp server "fetch": podSpecOverrides make the pod fail Pod Security "restricted": Host Namespaces: hostNetwork is true/),
-        expect.stringMatching(/mcp server "fetch": podSpecOverrides put the pod on the node's network \(hostNetwork\): the NetworkPolicies no longer confine it/),
+        expect.stringMatching(/mcp server "fetch": podSpecOverrides put the pod on the node.s network \(hostNetwork\): the NetworkPolicies no longer confine it/),
         expect.stringMatching(/mcp server "fetch": podSpecOverrides make the pod fail Pod Security "restricted": HostPath Volumes: volume host is a hostPath/),
         expect.stringMatching(/mcp server "fetch": podSpecOverrides.automountServiceAccountToken is not false/),
         expect.stringMatching(/mcp server "fetch": podSpecOverrides.serviceAccountName is "builder": the MCP server runs as that account instead of its own permission-less one/),

@@ -5,11 +5,13 @@
  * carries its caller's progress token, and a refusal (never a guess) for one that could be anyone's.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CANCEL_GRACE_MS } from '../../proxy/src/mux/server-requests.ts';
 import type { BackendFixture } from '../support/backends.ts';
 import { connectClient, MCP_HEADERS, raw, rawPost, rawSession, startTestProxy, textOf, waitFor, type TestProxy } from '../support/proxy-harness.ts';
 
@@ -81,58 +83,85 @@ describe('what reaches the backend', () => {
     }
   });
 
-  it("never shows one client a request about another's abandoned work: refused until the server answers it", async () => {
-    // A proxy of its own, whose request timeout (which bounds how long abandoned work is assumed
-    // to run) outlasts every step here.
-    const patient = await startTestProxy(recorder, { limits: { requestTimeoutMs: 10_000 } });
-    const [a, b] = await Promise.all(['a', 'b'].map((name) => connectClient(patient, { name, sampling: true })));
-    const asked: string[] = [];
-    for (const [client, name] of [[a, 'a'], [b, 'b']] as const) {
-      client.setRequestHandler(CreateMessageRequestSchema, async () => { asked.push(name); return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: `client ${name}` } }; });
-    }
-    try {
-      // GIVEN a's call, which a gives up on (cancelled) while the server keeps working on it
-      const givenUpAt = Date.now();
-      const givenUp = await a.callTool({ name: 'wait', arguments: { ms: 1_500 } }, undefined, { timeout: 100 }).catch((error: Error) => error);
-      expect(givenUp).toBeInstanceOf(Error);
-      await waitFor(() => patient.proxy.mux!.inFlight === 0, 2_000, "a's cancellation");
-      // WHEN the server asks during b's call, with no progress token: only b has a request in
-      // flight, but the question may be about a's abandoned work
-      const refused = await b.callTool({ name: 'ask', arguments: {} }, undefined, { timeout: 5_000 });
-      expect(Date.now() - givenUpAt).toBeLessThan(1_500);
-      // THEN nobody is asked, and the server is told why
-      expect(textOf(refused)).toContain('the server may still be working on 1 request(s) of other sessions that ended without its answer');
-      expect(asked).toEqual([]);
-      // AND once the server has answered a's abandoned call (long before the request timeout), b is asked
-      await new Promise((resolve) => setTimeout(resolve, 1_700 - (Date.now() - givenUpAt)));
-      expect(textOf(await b.callTool({ name: 'ask', arguments: {} }, undefined, { timeout: 5_000 }))).toBe('client b');
-      expect(asked).toEqual(['b']);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-      await patient.close();
-    }
-  });
+  describe('with a request timeout longer than each step', () => {
+    let patient: TestProxy;
+    beforeAll(async () => {
+      patient = await startTestProxy(recorder, { limits: { requestTimeoutMs: 10_000 } });
+    });
+    afterAll(async () => {
+      await patient?.close();
+    });
 
-  it('never guesses: without a hint, a server request is refused while two able sessions have requests in flight, and delivered when one has', async () => {
-    const [a, b] = await Promise.all(['a', 'b'].map((name) => connectClient(proxy, { name, sampling: true })));
-    const asked: string[] = [];
-    a.setRequestHandler(CreateMessageRequestSchema, async () => { asked.push('a'); return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: 'client a' } }; });
-    b.setRequestHandler(CreateMessageRequestSchema, async () => { asked.push('b'); return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: 'client b' } }; });
-    try {
-      // GIVEN a's call in flight that asks nothing
-      const hanging = a.callTool({ name: 'wait', arguments: { ms: 200 } }, undefined, { timeout: 5_000 });
-      await waitFor(() => proxy.proxy.mux!.inFlight === 1, 2_000, 'a in flight');
-      // WHEN b's call makes the server ask, with no progress token: a or b could be meant
-      const ambiguous = await b.callTool({ name: 'ask', arguments: {} }, undefined, { timeout: 5_000 });
-      // THEN the server is told why, and neither client saw the request
-      expect(textOf(ambiguous)).toContain('cannot tell which client sampling/createMessage is for: 2 sessions able to answer have requests in flight');
-      expect(asked).toEqual([]);
-      await hanging;
-      // AND once only b has a request in flight, its request is delivered to b
-      expect(textOf(await b.callTool({ name: 'ask', arguments: {} }, undefined, { timeout: 5_000 }))).toBe('client b');
-      expect(asked).toEqual(['b']);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
+    /** Clients a and b; `asked` lists which of them were asked to sample, in order. */
+    async function twoClients(aSamples = true): Promise<{ a: Client; b: Client; asked: string[] }> {
+      const asked: string[] = [];
+      const [a, b] = await Promise.all(['a', 'b'].map(async (name) => {
+        const client = await connectClient(patient, { name, sampling: name === 'b' || aSamples });
+        if (name === 'b' || aSamples) {
+          client.setRequestHandler(CreateMessageRequestSchema, async () => { asked.push(name); return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: `client ${name}` } }; });
+        }
+        return client;
+      }));
+      return { a: a!, b: b!, asked };
     }
+
+    it('never guesses: without a hint, a server request is refused while two able sessions have requests in flight, and delivered when one has', async () => {
+      const { a, b, asked } = await twoClients();
+      try {
+        // GIVEN a's call in flight that asks nothing
+        const waiting = a.callTool({ name: 'wait', arguments: { ms: 1_500 } }, undefined, { timeout: 5_000 });
+        await waitFor(() => patient.proxy.mux!.inFlight === 1, 2_000, 'a in flight');
+        // WHEN b's call makes the server ask, with no progress token: a or b could be meant
+        const ambiguous = await b.callTool({ name: 'ask', arguments: {} }, undefined, { timeout: 5_000 });
+        // THEN the server is told why, and neither client saw the request
+        expect(textOf(ambiguous)).toContain('cannot tell which client sampling/createMessage is for: 2 sessions able to answer have requests in flight');
+        expect(asked).toEqual([]);
+        // AND once a's call is answered, b's request is delivered to b
+        expect(textOf(await waiting)).toBe('waited');
+        expect(textOf(await b.callTool({ name: 'ask', arguments: {} }, undefined, { timeout: 5_000 }))).toBe('client b');
+        expect(asked).toEqual(['b']);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    it("never shows one client a question about another's abandoned work: refused for a grace after the cancellation", async () => {
+      const { a, b, asked } = await twoClients();
+      try {
+        // GIVEN a's call, which a gives up on (the proxy tells the server to cancel it)
+        const givenUp = await a.callTool({ name: 'wait', arguments: { ms: 60_000 } }, undefined, { timeout: 100 }).catch((error: Error) => error);
+        expect(givenUp).toBeInstanceOf(Error);
+        await waitFor(() => patient.proxy.mux!.inFlight === 0, 2_000, "a's cancellation");
+        expect(patient.proxy.mux!.abandonedSessions).toBe(1);
+        // WHEN the server asks during b's call, with no progress token: only b has a request in
+        // flight, but the question may be about a's abandoned work
+        const refused = await b.callTool({ name: 'ask', arguments: {} }, undefined, { timeout: 5_000 });
+        // THEN nobody is asked, and the server is told why
+        expect(textOf(refused)).toContain('the server may still be working on requests of 1 other session(s) that ended without its answer');
+        expect(asked).toEqual([]);
+        // AND once the grace has passed, b is asked
+        await waitFor(() => patient.proxy.mux!.abandonedSessions === 0, CANCEL_GRACE_MS + 2_000, 'the grace over');
+        expect(textOf(await b.callTool({ name: 'ask', arguments: {} }, undefined, { timeout: 5_000 }))).toBe('client b');
+        expect(asked).toEqual(['b']);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    it('a server request naming a call of a client that cannot answer it goes to no other client', async () => {
+      const { a, b, asked } = await twoClients(false);
+      try {
+        // GIVEN b (able to sample) busy, and a (not able) calling a tool that asks with a's progress token
+        const waiting = b.callTool({ name: 'wait', arguments: { ms: 1_500 } }, undefined, { timeout: 5_000 });
+        await waitFor(() => patient.proxy.mux!.inFlight === 1, 2_000, 'b in flight');
+        const reply = await a.callTool({ name: 'ask', arguments: {} }, undefined, { onprogress: () => {}, timeout: 5_000 });
+        // THEN the server is refused, and b never sees a's question
+        expect(textOf(reply)).toContain('is for a request of a client that cannot answer it');
+        expect(asked).toEqual([]);
+        await waiting;
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
   });
 });

@@ -54,6 +54,8 @@ export class Multiplexer {
   private rootsHint: Session | undefined;
   /** Subscriptions whose last session ended while the backend was not ready: dropped from the server once it is. */
   private readonly unsubscribeWhenReady = new Set<string>();
+  /** Requests failed by a lost connection, to cancel in the process if a re-attach finds it alive. */
+  private cutOff: { readonly backendId: number; readonly session: Session }[] = [];
   private initTextSource: Record<string, unknown> | undefined;
   private readonly initTexts = new Map<string, string>();
   private readonly shared: SharedServerState;
@@ -111,6 +113,11 @@ export class Multiplexer {
   /** Client requests in flight to the backend (the proxy's own few requests not counted). */
   get inFlight(): number {
     return this.pending.size - this.internalInFlight;
+  }
+
+  /** Sessions whose abandoned requests the server may still ask about (see server-requests.ts). */
+  get abandonedSessions(): number {
+    return this.serverRequests.abandonedSessions;
   }
 
   /** Whether `count` more client requests fit under `limits.maxInFlight` (waiters for readiness count too). */
@@ -239,9 +246,9 @@ export class Multiplexer {
     this.deps.backend.send(JSON.stringify(message));
   }
 
-  /** The request ended without the server's answer: the server may still be working on it. */
+  /** The request ended without the server's answer, and the server was told to cancel it. */
   private abandon(pending: Pending): void {
-    if (pending.session) this.serverRequests.abandon(pending.backendId, pending.session);
+    if (pending.session) this.serverRequests.abandon(pending.session);
   }
 
   private cancelInBackend(pending: Pending, reason: string): void {
@@ -335,7 +342,6 @@ export class Multiplexer {
       const pending = this.pending.get(message.id);
       if (!pending) {
         this.deps.logger.debug('backend answered an unknown or finished request', { id: message.id });
-        this.serverRequests.settled(message.id);
         return;
       }
       if (pending.method === 'tools/list' && message.result) this.learnTools(message.result);
@@ -370,8 +376,15 @@ export class Multiplexer {
   private onBackendReady(newProcess: boolean): void {
     const dropped = [...this.unsubscribeWhenReady];
     this.unsubscribeWhenReady.clear();
+    const cutOff = this.cutOff;
+    this.cutOff = [];
     if (!newProcess) {
-      // The same process still holds subscriptions whose last session ended while it was detached.
+      // The same process: it may still be working on the requests the lost connection cut off, and
+      // still holds subscriptions whose last session ended while it was detached.
+      for (const { backendId, session } of cutOff) {
+        this.deps.backend.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: backendId, reason: 'the proxy lost its connection to the server while the request was in flight' } }));
+        this.serverRequests.cancellationsDelivered(session);
+      }
       for (const uri of dropped) if (!this.shared.subscribersOf(uri)) this.internalRequest('resources/unsubscribe', { uri }, () => {});
       return;
     }
@@ -390,8 +403,12 @@ export class Multiplexer {
     const failed = this.pending.takeAll();
     if (failed.length > 0) this.deps.logger.warn('backend lost: failing requests in flight', { reason, requests: failed.length });
     for (const pending of failed) {
-      // The process may live on (a dropped attach): its work on these may go on.
-      this.abandon(pending);
+      if (pending.session) {
+        // The process may live on (a dropped attach) and go on with these: no cancellation can
+        // reach it now, so they count as running until the re-attach delivers one.
+        this.cutOff.push({ backendId: pending.backendId, session: pending.session });
+        this.serverRequests.abandon(pending.session, this.deps.config.limits.requestTimeoutMs);
+      }
       this.endRemoved(pending, BACKEND_UNAVAILABLE, text, 'error');
     }
   }

@@ -16,13 +16,16 @@
  * never silence; the same when no session can answer. The request's id is rewritten to a
  * proxy-unique one and mapped back when the client answers.
  *
+ * A progress token that names a request in flight of a session unable to answer is evidence too:
+ * the request is refused, never passed on to rules 3 and 4.
+ *
  * Rules 3 and 4 hold only while every request the server works on is one the proxy tracks. A
  * request that ended without the server's answer (timed out in the proxy, cancelled, its session
  * gone, failed when the connection to a process that lives on was lost) may still be running in
- * the server, which may then ask a client about it. So while such an abandoned request of another
- * session may be running (until the server answers it, the process is replaced, or the request
- * timeout passes), rules 3 and 4 do not pick a session: a sampling prompt of client A must never
- * reach client B.
+ * the server, which may then ask a client about it. The server is told to cancel it (at once, or on
+ * re-attach for a connection that was lost), and for `CANCEL_GRACE_MS` after that, or until the
+ * process is replaced, rules 3 and 4 pick no session other than its own: a sampling prompt of
+ * client A must never reach client B.
  */
 import type { Clock, StreamBackend } from '../backends/types.ts';
 import { errorResponse, METHOD_NOT_FOUND, REQUEST_TIMEOUT, BACKEND_UNAVAILABLE, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.ts';
@@ -36,11 +39,11 @@ const CAPABILITY_OF: Readonly<Record<string, keyof ClientCapabilities>> = {
   'roots/list': 'roots',
 };
 
-/** A request the proxy stopped tracking while the server may still be working on it. */
-interface Abandoned {
-  readonly session: Session;
-  readonly until: number;
-}
+/**
+ * How long a server may still ask about a request after it was told to cancel it: MCP asks a
+ * receiver of a cancellation to stop, so this covers only questions already on their way.
+ */
+export const CANCEL_GRACE_MS = 5_000;
 
 interface Route {
   readonly proxyId: number;
@@ -63,8 +66,12 @@ export interface ServerRequestDeps {
 
 export class ServerRequestRouter {
   private readonly routes = new Map<number, Route>();
-  /** By backend id (the id, and progress token, the server knows the request by). */
-  private readonly abandoned = new Map<number, Abandoned>();
+  /**
+   * Sessions with abandoned requests the server may still be working on, and until when. One entry
+   * per session however many requests it abandons (bounded by the sessions), each dropped once its
+   * time has passed.
+   */
+  private readonly abandonedUntil = new Map<Session, number>();
   private nextId = 1;
   private readonly deps: ServerRequestDeps;
 
@@ -80,11 +87,11 @@ export class ServerRequestRouter {
     const method = message.method!;
     const capability = CAPABILITY_OF[method];
     const capable = (session: Session): boolean => !session.closed && (capability === undefined || session.capabilities[capability]);
-    const token = message.params?._meta?.progressToken;
-    const related = this.deps.pending.get(token);
-    if (related?.session && capable(related.session)) return { session: related.session, exchange: related.exchange };
-    if (typeof token === 'number' && this.abandoned.has(token)) {
-      return `${method} is for a request the proxy no longer tracks (it timed out, was cancelled or was cut off by a lost connection): its client already has its answer`;
+    const related = this.deps.pending.get(message.params?._meta?.progressToken);
+    if (related) {
+      if (related.session && capable(related.session)) return { session: related.session, exchange: related.exchange };
+      return `${method} is for a request of a client that cannot answer it (it did not declare ${capability ?? 'the capability'}, or has gone); ` +
+        'the proxy passes it to no other client';
     }
     const hint = method === 'roots/list' ? this.deps.takeRootsHint() : undefined;
     if (hint && capable(hint)) return { session: hint };
@@ -113,36 +120,43 @@ export class ServerRequestRouter {
 
   /** Why `session` cannot be assumed to be the asker: other sessions' abandoned requests may be running. */
   private strays(session: Session, method: string): string | undefined {
-    const now = this.deps.clock.now();
+    this.expire(this.deps.clock.now());
     let others = 0;
-    for (const [id, entry] of this.abandoned) {
-      if (entry.until <= now) this.abandoned.delete(id);
-      else if (entry.session !== session) others += 1;
-    }
+    for (const owner of this.abandonedUntil.keys()) if (owner !== session) others += 1;
     return others === 0 ? undefined
-      : `cannot tell which client ${method} is for: the server may still be working on ${others} request(s) of other sessions ` +
+      : `cannot tell which client ${method} is for: the server may still be working on requests of ${others} other session(s) ` +
         'that ended without its answer (timed out, cancelled, or cut off by a lost connection), and it carries no progress token ' +
         'of a request in flight; the proxy does not guess, as a wrong guess would show one client another\'s data';
   }
 
-  /** A client's request ended without the server's answer; the server may still be working on it. */
-  abandon(backendId: number, session: Session): void {
-    this.abandoned.set(backendId, { session, until: this.deps.clock.now() + this.deps.timeoutMs });
+  /**
+   * `session` gave up a request the server may still be working on, for `forMs` more: the grace
+   * after a cancellation the server has been sent, or longer while it cannot be sent (the
+   * connection is down).
+   */
+  abandon(session: Session, forMs = CANCEL_GRACE_MS): void {
+    const until = this.deps.clock.now() + forMs;
+    if ((this.abandonedUntil.get(session) ?? 0) < until) this.abandonedUntil.set(session, until);
   }
 
-  /** The server answered a request the proxy had stopped tracking: that work is over. */
-  settled(backendId: unknown): void {
-    if (typeof backendId === 'number') this.abandoned.delete(backendId);
+  /** The server has now been told to cancel `session`'s abandoned requests: only the grace remains. */
+  cancellationsDelivered(session: Session): void {
+    this.abandonedUntil.set(session, this.deps.clock.now() + CANCEL_GRACE_MS);
   }
 
   /** A new server process: no work of the old one can still ask anything. */
   processReplaced(): void {
-    this.abandoned.clear();
+    this.abandonedUntil.clear();
   }
 
-  /** Abandoned requests that may still be running (for tests and diagnostics). */
-  get abandonedCount(): number {
-    return this.abandoned.size;
+  /** Sessions whose abandoned requests may still ask something (for tests and diagnostics). */
+  get abandonedSessions(): number {
+    this.expire(this.deps.clock.now());
+    return this.abandonedUntil.size;
+  }
+
+  private expire(now: number): void {
+    for (const [session, until] of this.abandonedUntil) if (until <= now) this.abandonedUntil.delete(session);
   }
 
   /** A request from the server: deliver it to a client, or answer the server with an error. */
@@ -210,6 +224,6 @@ export class ServerRequestRouter {
     for (const route of [...this.routes.values()]) {
       if (route.deadline <= now) this.fail(route, REQUEST_TIMEOUT, `client did not answer ${route.method} in ${this.deps.timeoutMs} ms`);
     }
-    for (const [id, entry] of this.abandoned) if (entry.until <= now) this.abandoned.delete(id);
+    this.expire(now);
   }
 }

@@ -76,7 +76,7 @@ export class AttachBackend implements StreamBackend {
   private probe: IdleProbe | undefined;
   /** The process of the attempt in flight or of the open connection. */
   private target: ProcessIdentity | undefined;
-  /** The last process reported `up` with newProcess (the multiplexer initialized it). */
+  /** The process of the last `up`; initialized once `handshakeDone` clears `handshakePending`. */
   private initialized: ProcessIdentity | undefined;
   /** `up` with newProcess was reported and the multiplexer has not confirmed the handshake yet. */
   private handshakePending = false;
