@@ -235,6 +235,15 @@ export class ToolHiveProxy extends Construct {
     if (holder !== undefined) {
       throw new McpInputError(server, `the proxy's name "${this.name}" is already used in namespace "${namespace}" by ${holder}: ${holder.startsWith('the proxy') ? 'one server has one proxy' : 'rename that server'}, or put this proxy in another namespace`);
     }
+    if (!transport.isHttp) {
+      // One attacher per stdio server, whatever the namespaces and RBAC scopes: a second one would
+      // interleave writes into its stdin, and its attach Role would replace the first one's. The
+      // key cannot clash with an object name (no ':' in those).
+      const attacher = claimObjectName(this, serverNamespace, `attach:${server}`, `the proxy in namespace "${namespace}"`);
+      if (attacher !== undefined) {
+        throw new McpInputError(server, `the stdio server "${server}" in namespace "${serverNamespace}" already has a proxy (${attacher}): a stdio server takes exactly one, as a second attacher would interleave writes into its stdin`);
+      }
+    }
     this.namespace = namespace;
     this.url = `http://${this.name}.${namespace}.svc:${PROXY_HTTP_PORT}`;
     const labels = standardLabels(server, 'proxy');
@@ -283,15 +292,6 @@ export class ToolHiveProxy extends Construct {
       automountServiceAccountToken: !transport.isHttp,
     });
     this.configMap = new k8s.KubeConfigMap(this, 'ConfigMap', { metadata, data: { 'config.json': configJson } });
-    if (!transport.isHttp) {
-      // One attacher per stdio server, whatever the namespaces and RBAC scopes: a second one would
-      // interleave writes into its stdin, and its attach Role would replace the first one's. The
-      // key cannot clash with an object name (no ':' in those).
-      const attacher = claimObjectName(this, serverNamespace, `attach:${server}`, `the proxy in namespace "${namespace}"`);
-      if (attacher !== undefined) {
-        throw new McpInputError(server, `the stdio server "${server}" in namespace "${serverNamespace}" already has a proxy (${attacher}): a stdio server takes exactly one, as a second attacher would interleave writes into its stdin`);
-      }
-    }
     this.rbac = transport.isHttp ? { roleBindings: [] } : createProxyRbac(this, {
       baseName: this.name, namespace, serverNamespace, serviceAccountName: this.name,
       podNames: [podName], labels, scope: rbacScope,
