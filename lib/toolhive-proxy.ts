@@ -230,18 +230,19 @@ export class ToolHiveProxy extends Construct {
       throw new McpInputError(server, 'both `observability` and `telemetry` are set: use `observability` to wire a stack, or `telemetry` by hand, not both');
     }
 
+    const podName = props.serverPodName ?? `${server}-0`;
     this.name = `mcp-${server}-proxy`;
     const holder = claimObjectName(this, namespace, this.name, `the proxy of server "${server}"`);
     if (holder !== undefined) {
       throw new McpInputError(server, `the proxy's name "${this.name}" is already used in namespace "${namespace}" by ${holder}: ${holder.startsWith('the proxy') ? 'one server has one proxy' : 'rename that server'}, or put this proxy in another namespace`);
     }
     if (!transport.isHttp) {
-      // One attacher per stdio server, whatever the namespaces and RBAC scopes: a second one would
-      // interleave writes into its stdin, and its attach Role would replace the first one's. The
-      // key cannot clash with an object name (no ':' in those).
-      const attacher = claimObjectName(this, serverNamespace, `attach:${server}`, `the proxy in namespace "${namespace}"`);
+      // One attacher per stdio server's pod, whatever the namespaces, names and RBAC scopes: a second
+      // one would interleave writes into its stdin (and a second proxy of one server would replace
+      // the first one's attach Role). The key cannot clash with an object name (no ':' in those).
+      const attacher = claimObjectName(this, serverNamespace, `attach:${podName}`, `the proxy of server "${server}" in namespace "${namespace}"`);
       if (attacher !== undefined) {
-        throw new McpInputError(server, `the stdio server "${server}" in namespace "${serverNamespace}" already has a proxy (${attacher}): a stdio server takes exactly one, as a second attacher would interleave writes into its stdin`);
+        throw new McpInputError(server, `pod "${podName}" in namespace "${serverNamespace}" already has a proxy attached (${attacher}): a stdio server takes exactly one, as a second attacher would interleave writes into its stdin`);
       }
     }
     this.namespace = namespace;
@@ -249,7 +250,6 @@ export class ToolHiveProxy extends Construct {
     const labels = standardLabels(server, 'proxy');
     const selector = selectorLabels(server, 'proxy');
     const metadata = { name: this.name, namespace, labels };
-    const podName = props.serverPodName ?? `${server}-0`;
 
     const binding: ProxyObservabilityBinding | undefined = props.observability?.bindProxy({
       scope: this, serverName: server, namespace, selectorLabels: selector,

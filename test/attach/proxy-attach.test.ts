@@ -218,6 +218,25 @@ describe('proxy over the attach backend', () => {
     expect(s.kube.pod().processes).toHaveLength(1);
   });
 
+  test('work cut off by a dropped connection holds back unmarked questions until a re-attach, however long the outage', async () => {
+    const s = await start({ command: reportsMethods() }, {}, { limits: { requestTimeoutMs: 300 } });
+    await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
+    const session = await rawSession(s.handle.mcpUrl);
+    const call = rawPost(s.handle.mcpUrl, session, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'hang', arguments: {} } });
+    await waitFor(() => s.proxy.mux!.inFlight === 1, 5_000, 'the call in flight');
+    // WHEN the connection drops and stays down for longer than the request timeout
+    s.kube.faults.forbid('get', 'pods/attach');
+    s.kube.faults.dropAttachments();
+    expect((await call).json().error.message).toMatch(/attach connection lost/);
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    // THEN the live process may still be working on the call: its session still counts
+    expect(s.proxy.mux!.abandonedSessions).toBe(1);
+    // AND the re-attach tells the process to cancel it; only the grace is left
+    s.kube.faults.allow('get', 'pods/attach');
+    await waitFor(() => s.logs.some((l) => l.msg === 'server stderr' && l.stderr === 'got notifications/cancelled '), 10_000, 'the cancellation');
+    expect(s.proxy.mux!.abandonedSessions).toBe(1);
+  });
+
   test('fails readiness on a 403 and logs the missing verb and resource', async () => {
     const s = await start({}, {}, { limits: { backendWaitMs: 300 } }, (kube) => kube.faults.forbid('get', 'pods/attach'));
     await waitFor(() => s.logs.some((l) => l.msg === 'attach forbidden: missing permission'), 10_000, 'the 403 log line');

@@ -74,9 +74,13 @@ describe('McpServer fails', () => {
     // A second proxy for the same stdio server from another namespace: its attach Role would
     // replace the first one's, and two attachers would interleave writes into stdin.
     expect(() => new ToolHiveProxy(new Chart(standalone, 'd', { namespace: 'agents' }), 'again', { serverName: 'x', serverNamespace: 'mcp' }))
-      .toThrow(/the stdio server "x" in namespace "mcp" already has a proxy \(the proxy in namespace "mcp"\): a stdio server takes exactly one/);
+      .toThrow(/pod "x-0" in namespace "mcp" already has a proxy attached \(the proxy of server "x" in namespace "mcp"\): a stdio server takes exactly one/);
     expect(() => new ToolHiveProxy(new Chart(standalone, 'e', { namespace: 'tools' }), 'cluster', { serverName: 'x', serverNamespace: 'mcp', rbacScope: RbacScope.cluster() }))
-      .toThrow(/already has a proxy/);
+      .toThrow(/already has a proxy attached/);
+    // Two proxies of differently named servers pointed at one pod are two attachers too
+    new ToolHiveProxy(new Chart(standalone, 'f', { namespace: 'mcp' }), 'alpha', { serverName: 'alpha', serverPodName: 'shared-0' });
+    expect(() => new ToolHiveProxy(new Chart(standalone, 'g', { namespace: 'mcp' }), 'beta', { serverName: 'beta', serverPodName: 'shared-0' }))
+      .toThrow(/pod "shared-0" in namespace "mcp" already has a proxy attached \(the proxy of server "alpha" in namespace "mcp"\)/);
     // Names alone do not make a second attacher: x's proxy elsewhere, beside a server named like it
     const apart = new App();
     new McpServer(new Chart(apart, 'a', { namespace: 'mcp' }), 'x', { image: IMAGE, proxy: { enabled: false } });

@@ -148,6 +148,33 @@ describe('what reaches the backend', () => {
       }
     });
 
+    it('a server request naming an ended call goes to no client, though only one is busy', async () => {
+      const { a, b, asked } = await twoClients();
+      try {
+        // GIVEN b busy, and a's call answered (the server then asks with that call's progress token)
+        const waiting = b.callTool({ name: 'wait', arguments: { ms: 1_500 } }, undefined, { timeout: 5_000 });
+        await waitFor(() => patient.proxy.mux!.inFlight === 1, 2_000, 'b in flight');
+        expect(textOf(await a.callTool({ name: 'answerThenAsk', arguments: { ms: 200 } }, undefined, { onprogress: () => {}, timeout: 5_000 }))).toBe('answered');
+        // THEN the question reaches neither a (whose call has ended) nor b (the only one busy)
+        await waiting;
+        expect(asked).toEqual([]);
+        expect(patient.proxy.mux!.abandonedSessions).toBe(0);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    it('cancels every request of an ended session, those sent under an id still in flight too', async () => {
+      const session = await rawSession(patient.mcpUrl);
+      const calls = [1, 2].map(() => rawPost(patient.mcpUrl, session, { jsonrpc: '2.0', id: 'same', method: 'tools/call', params: { name: 'hang', arguments: {} } }));
+      await waitFor(() => patient.proxy.mux!.inFlight === 2, 2_000, 'both in flight');
+      const hangs = received().filter((m) => m.method === 'tools/call' && m.params.name === 'hang').slice(-2).map((m) => m.id);
+      await raw(patient.mcpUrl, { method: 'DELETE', headers: { ...MCP_HEADERS, 'mcp-session-id': session } });
+      for (const reply of await Promise.all(calls)) expect(reply.json().error.code).toBe(-32800);
+      expect(patient.proxy.mux!.inFlight).toBe(0);
+      await waitFor(() => hangs.every((id) => received().some((m) => m.method === 'notifications/cancelled' && m.params.requestId === id)), 2_000, 'both cancelled');
+    });
+
     it('a server request naming a call of a client that cannot answer it goes to no other client', async () => {
       const { a, b, asked } = await twoClients(false);
       try {

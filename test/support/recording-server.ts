@@ -5,7 +5,8 @@
  *
  * Tools: `echo` (answers at once), `hang` (never answers), `wait` (answers after `arguments.ms`,
  * cancelled or not), `ask` (sends `sampling/createMessage` carrying the call's `progressToken` in
- * `_meta`, then answers with the sampled text).
+ * `_meta`, then answers with the sampled text), `answerThenAsk` (answers at once, then after
+ * `arguments.ms` asks for sampling with the ended call's progress token, as a confused server might).
  */
 import { appendFileSync } from 'node:fs';
 
@@ -29,10 +30,18 @@ const handle = (message: any): void => {
     case 'initialize':
       return send({ jsonrpc: '2.0', id: message.id, result: { protocolVersion: message.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'recorder', version: '1' } } });
     case 'tools/list':
-      return send({ jsonrpc: '2.0', id: message.id, result: { tools: ['echo', 'hang', 'wait', 'ask'].map((name) => ({ name, inputSchema: { type: 'object' } })) } });
+      return send({ jsonrpc: '2.0', id: message.id, result: { tools: ['echo', 'hang', 'wait', 'ask', 'answerThenAsk'].map((name) => ({ name, inputSchema: { type: 'object' } })) } });
     case 'tools/call': {
       const name = message.params?.name;
       if (name === 'hang') return;
+      if (name === 'answerThenAsk') {
+        send({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: 'answered' }] } });
+        setTimeout(() => send({
+          jsonrpc: '2.0', id: nextId++, method: 'sampling/createMessage',
+          params: { messages: [{ role: 'user', content: { type: 'text', text: 'about an ended call' } }], maxTokens: 5, _meta: { progressToken: message.params?._meta?.progressToken } },
+        }), Number(message.params?.arguments?.ms ?? 0));
+        return;
+      }
       if (name === 'wait') {
         setTimeout(() => send({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: 'waited' }] } }), Number(message.params?.arguments?.ms ?? 0));
         return;

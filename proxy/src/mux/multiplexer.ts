@@ -405,9 +405,10 @@ export class Multiplexer {
     for (const pending of failed) {
       if (pending.session) {
         // The process may live on (a dropped attach) and go on with these: no cancellation can
-        // reach it now, so they count as running until the re-attach delivers one.
+        // reach it now, so they count as running until a re-attach delivers one or finds a new
+        // process, however long that takes.
         this.cutOff.push({ backendId: pending.backendId, session: pending.session });
-        this.serverRequests.abandon(pending.session, this.deps.config.limits.requestTimeoutMs);
+        this.serverRequests.abandon(pending.session, Infinity);
       }
       this.endRemoved(pending, BACKEND_UNAVAILABLE, text, 'error');
     }
@@ -419,7 +420,9 @@ export class Multiplexer {
 
   private onSessionEnded(session: Session, reason: string): void {
     this.deps.logger.debug('session ended', { session: session.id, reason });
-    for (const pending of session.pending.values()) {
+    // From the whole table, not the session's own: requests sent under an id still in flight (each
+    // on its own POST) are kept apart, but the session's table holds only the last of them.
+    for (const pending of this.pending.values().filter((p) => p.session === session)) {
       this.cancelInBackend(pending, `client session ended (${reason})`);
       this.abandon(pending);
       this.fail(pending, REQUEST_CANCELLED, `session ended: ${reason}`, 'error');

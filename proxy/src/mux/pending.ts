@@ -66,6 +66,11 @@ export class PendingTable {
     return pending;
   }
 
+  /** Whether `id` is a backend id this table handed out (in flight or ended): ids are never reused. */
+  issued(id: unknown): boolean {
+    return typeof id === 'number' && Number.isInteger(id) && id >= 1 && id < this.nextId;
+  }
+
   get(backendId: unknown): Pending | undefined {
     return typeof backendId === 'number' ? this.entries.get(backendId) : undefined;
   }

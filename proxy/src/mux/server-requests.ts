@@ -16,16 +16,19 @@
  * never silence; the same when no session can answer. The request's id is rewritten to a
  * proxy-unique one and mapped back when the client answers.
  *
- * A progress token that names a request in flight of a session unable to answer is evidence too:
- * the request is refused, never passed on to rules 3 and 4.
+ * A progress token is evidence even when it cannot be followed: one naming a request in flight of
+ * a session unable to answer, or a request that has ended, gets the request refused, never passed
+ * on to rules 3 and 4.
  *
  * Rules 3 and 4 hold only while every request the server works on is one the proxy tracks. A
  * request that ended without the server's answer (timed out in the proxy, cancelled, its session
  * gone, failed when the connection to a process that lives on was lost) may still be running in
  * the server, which may then ask a client about it. The server is told to cancel it (at once, or on
- * re-attach for a connection that was lost), and for `CANCEL_GRACE_MS` after that, or until the
- * process is replaced, rules 3 and 4 pick no session other than its own: a sampling prompt of
- * client A must never reach client B.
+ * re-attach for a connection that was lost), and until `CANCEL_GRACE_MS` after that (however long
+ * the re-attach takes), or until the process is replaced, rules 3 and 4 pick no session other than
+ * its own: a sampling prompt of client A does not reach client B, as long as the server honours a
+ * cancellation within the grace (MCP asks it to; a server that asks later about work it was told
+ * to drop, with no progress token, is routed by rules 3 and 4 again).
  */
 import type { Clock, StreamBackend } from '../backends/types.ts';
 import { errorResponse, METHOD_NOT_FOUND, REQUEST_TIMEOUT, BACKEND_UNAVAILABLE, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.ts';
@@ -87,11 +90,16 @@ export class ServerRequestRouter {
     const method = message.method!;
     const capability = CAPABILITY_OF[method];
     const capable = (session: Session): boolean => !session.closed && (capability === undefined || session.capabilities[capability]);
-    const related = this.deps.pending.get(message.params?._meta?.progressToken);
+    const token = message.params?._meta?.progressToken;
+    const related = this.deps.pending.get(token);
     if (related) {
       if (related.session && capable(related.session)) return { session: related.session, exchange: related.exchange };
       return `${method} is for a request of a client that cannot answer it (it did not declare ${capability ?? 'the capability'}, or has gone); ` +
         'the proxy passes it to no other client';
+    }
+    if (this.deps.pending.issued(token)) {
+      return `${method} is for a request that has ended (answered, timed out, cancelled or cut off by a lost connection); ` +
+        'the proxy passes it to no client';
     }
     const hint = method === 'roots/list' ? this.deps.takeRootsHint() : undefined;
     if (hint && capable(hint)) return { session: hint };
