@@ -237,6 +237,24 @@ describe('proxy over the attach backend', () => {
     expect(s.proxy.mux!.abandonedSessions).toBe(1);
   });
 
+  test('a cancellation written into a connection that had silently died is sent again on re-attach', async () => {
+    // Request timeout 300 ms; a half-open connection is noticed after 1 s without traffic.
+    const s = await start({ command: reportsMethods() }, { idleProbeMs: 1_000 }, { limits: { requestTimeoutMs: 300 } });
+    await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
+    const session = await rawSession(s.handle.mcpUrl);
+    const cancelled = (): number => s.logs.filter((l) => l.msg === 'server stderr' && l.stderr === 'got notifications/cancelled ').length;
+    // GIVEN the connection half-open (nothing passes, nothing is closed) while a call runs
+    const call = rawPost(s.handle.mcpUrl, session, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'hang', arguments: {} } });
+    await waitFor(() => s.proxy.mux!.inFlight === 1, 5_000, 'the call in flight');
+    expect(s.kube.faults.stallAttachments()).toBe(1);
+    // WHEN the call times out in the proxy: its cancellation goes into the dead connection
+    expect((await call).json().error.message).toMatch(/timed out/);
+    // THEN once the probe has found the connection dead and the backend re-attached to the same
+    // process, the cancellation reaches it
+    await waitFor(() => cancelled() === 1, 15_000, 'the cancellation sent again');
+    expect(s.kube.pod().processes).toHaveLength(1);
+  });
+
   test('fails readiness on a 403 and logs the missing verb and resource', async () => {
     const s = await start({}, {}, { limits: { backendWaitMs: 300 } }, (kube) => kube.faults.forbid('get', 'pods/attach'));
     await waitFor(() => s.logs.some((l) => l.msg === 'attach forbidden: missing permission'), 10_000, 'the 403 log line');

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,15 +164,54 @@ describe('what reaches the backend', () => {
       }
     });
 
-    it('cancels every request of an ended session, those sent under an id still in flight too', async () => {
+    it('refuses a second request under an id still in flight in the session', async () => {
       const session = await rawSession(patient.mcpUrl);
-      const calls = [1, 2].map(() => rawPost(patient.mcpUrl, session, { jsonrpc: '2.0', id: 'same', method: 'tools/call', params: { name: 'hang', arguments: {} } }));
-      await waitFor(() => patient.proxy.mux!.inFlight === 2, 2_000, 'both in flight');
-      const hangs = received().filter((m) => m.method === 'tools/call' && m.params.name === 'hang').slice(-2).map((m) => m.id);
-      await raw(patient.mcpUrl, { method: 'DELETE', headers: { ...MCP_HEADERS, 'mcp-session-id': session } });
-      for (const reply of await Promise.all(calls)) expect(reply.json().error.code).toBe(-32800);
-      expect(patient.proxy.mux!.inFlight).toBe(0);
-      await waitFor(() => hangs.every((id) => received().some((m) => m.method === 'notifications/cancelled' && m.params.requestId === id)), 2_000, 'both cancelled');
+      const first = rawPost(patient.mcpUrl, session, { jsonrpc: '2.0', id: 'same', method: 'tools/call', params: { name: 'wait', arguments: { ms: 500 } } });
+      await waitFor(() => patient.proxy.mux!.inFlight === 1, 2_000, 'the first in flight');
+      const second = await rawPost(patient.mcpUrl, session, { jsonrpc: '2.0', id: 'same', method: 'tools/call', params: { name: 'echo', arguments: {} } });
+      expect(second.json().error).toMatchObject({ code: -32600, message: expect.stringContaining('request id "same" is already in flight in this session') });
+      expect((await first).json().result.content[0].text).toBe('waited');
+      // Another session may use the same id meanwhile
+      const other = await rawSession(patient.mcpUrl);
+      expect((await rawPost(patient.mcpUrl, other, { jsonrpc: '2.0', id: 'same', method: 'tools/call', params: { name: 'echo', arguments: {} } })).json().result).toBeDefined();
+    });
+
+    it("a progress token the server made up is never taken for a client's, even when it equals a request's backend id", async () => {
+      const { a, b, asked } = await twoClients();
+      try {
+        // GIVEN b's call in flight under backend id N, with a progress token of b's
+        const waiting = b.callTool({ name: 'wait', arguments: { ms: 1_500 } }, undefined, { onprogress: () => {}, timeout: 5_000 });
+        await waitFor(() => patient.proxy.mux!.inFlight === 1, 2_000, 'b in flight');
+        const backendId = received().filter((m) => m.method === 'tools/call' && m.params.name === 'wait').at(-1).id;
+        // WHEN a's call makes the server ask with a token of its own that happens to be N
+        const reply = await a.callTool({ name: 'askWithToken', arguments: { token: backendId } }, undefined, { timeout: 5_000 });
+        // THEN b is not asked: with a and b both busy, nobody can be picked
+        expect(textOf(reply)).toContain('cannot tell which client sampling/createMessage is for: 2 sessions');
+        expect(asked).toEqual([]);
+        await waiting;
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    it('a roots change announced long ago is no evidence for a later roots/list', async () => {
+      const [a, b] = await Promise.all(['a', 'b'].map((name) => connectClient(patient, { name, roots: true })));
+      const asked: string[] = [];
+      for (const [client, name] of [[a, 'a'], [b, 'b']] as const) {
+        client.setRequestHandler(ListRootsRequestSchema, async () => { asked.push(name); return { roots: [{ uri: `file:///${name}` }] }; });
+      }
+      try {
+        // GIVEN a announced a roots change that the server did not follow up
+        await a.sendRootsListChanged();
+        await new Promise((resolve) => setTimeout(resolve, 5_300));
+        // WHEN b's call makes the server ask for roots
+        const reply = await b.callTool({ name: 'askRoots', arguments: {} }, undefined, { timeout: 5_000 });
+        // THEN b, the only one busy, is asked, not a
+        expect(textOf(reply)).toContain('file:///b');
+        expect(asked).toEqual(['b']);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
     });
 
     it('a server request naming a call of a client that cannot answer it goes to no other client', async () => {

@@ -96,12 +96,13 @@ describe.each(backends)('proxy over the $name backend', (fixture) => {
 
   it('keeps identical request ids of different sessions apart', async () => {
     const [a, b] = await Promise.all([rawSession(proxy.mcpUrl), rawSession(proxy.mcpUrl)]);
-    const call = (session: string, message: string) =>
-      rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message } } });
-    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => call(i % 2 ? a : b, `m${i}`)));
+    // Each session numbers its requests 1, 2, 3...: every id is in use in both sessions at once.
+    const call = (session: string, id: number, message: string) =>
+      rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message } } });
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => call(i % 2 ? a : b, Math.floor(i / 2) + 1, `m${i}`)));
     replies.forEach((reply, i) => {
       expect(reply.status).toBe(200);
-      expect(reply.json()).toEqual({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: `Echo: m${i}` }] } });
+      expect(reply.json()).toEqual({ jsonrpc: '2.0', id: Math.floor(i / 2) + 1, result: { content: [{ type: 'text', text: `Echo: m${i}` }] } });
     });
   });
 

@@ -6,7 +6,9 @@
  * Tools: `echo` (answers at once), `hang` (never answers), `wait` (answers after `arguments.ms`,
  * cancelled or not), `ask` (sends `sampling/createMessage` carrying the call's `progressToken` in
  * `_meta`, then answers with the sampled text), `answerThenAsk` (answers at once, then after
- * `arguments.ms` asks for sampling with the ended call's progress token, as a confused server might).
+ * `arguments.ms` asks for sampling with the ended call's progress token, as a confused server might),
+ * `askWithToken` (like `ask`, with `arguments.token` as the progress token: one of the server's own),
+ * `askRoots` (sends `roots/list`, then answers with the roots it got).
  */
 import { appendFileSync } from 'node:fs';
 
@@ -30,7 +32,7 @@ const handle = (message: any): void => {
     case 'initialize':
       return send({ jsonrpc: '2.0', id: message.id, result: { protocolVersion: message.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'recorder', version: '1' } } });
     case 'tools/list':
-      return send({ jsonrpc: '2.0', id: message.id, result: { tools: ['echo', 'hang', 'wait', 'ask', 'answerThenAsk'].map((name) => ({ name, inputSchema: { type: 'object' } })) } });
+      return send({ jsonrpc: '2.0', id: message.id, result: { tools: ['echo', 'hang', 'wait', 'ask', 'askWithToken', 'answerThenAsk', 'askRoots'].map((name) => ({ name, inputSchema: { type: 'object' } })) } });
     case 'tools/call': {
       const name = message.params?.name;
       if (name === 'hang') return;
@@ -46,12 +48,18 @@ const handle = (message: any): void => {
         setTimeout(() => send({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: 'waited' }] } }), Number(message.params?.arguments?.ms ?? 0));
         return;
       }
-      if (name === 'ask') {
+      if (name === 'askRoots') {
+        const id = nextId++;
+        waiting.set(id, (answer) => send({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: JSON.stringify(answer.result?.roots ?? answer.error) }] } }));
+        return send({ jsonrpc: '2.0', id, method: 'roots/list', params: {} });
+      }
+      if (name === 'ask' || name === 'askWithToken') {
+        const token = name === 'ask' ? message.params?._meta?.progressToken : message.params?.arguments?.token;
         const id = nextId++;
         waiting.set(id, (answer) => send({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: answer.result?.content?.text ?? JSON.stringify(answer.error) }] } }));
         return send({
           jsonrpc: '2.0', id, method: 'sampling/createMessage',
-          params: { messages: [{ role: 'user', content: { type: 'text', text: 'which client are you?' } }], maxTokens: 5, _meta: { progressToken: message.params?._meta?.progressToken } },
+          params: { messages: [{ role: 'user', content: { type: 'text', text: 'which client are you?' } }], maxTokens: 5, _meta: { progressToken: token } },
         });
       }
       return send({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: `echo: ${JSON.stringify(message.params?.arguments ?? {})}` }] } });

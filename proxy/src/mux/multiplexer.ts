@@ -23,7 +23,7 @@ import type { Logger } from '../log.ts';
 import { negotiateVersion } from '../protocol.ts';
 import { methodLabel, toolNamesOf, type RequestStatus, type SpanStart, type Telemetry } from '../telemetry/telemetry.ts';
 import { BackendLifecycle } from './lifecycle.ts';
-import { PendingTable, type Pending } from './pending.ts';
+import { PendingTable, progressTokenFor, type Pending } from './pending.ts';
 import { ServerRequestRouter } from './server-requests.ts';
 import { LOG_LEVELS, SessionRegistry, type Exchange, type Session } from './session.ts';
 import { SharedServerState } from './shared-state.ts';
@@ -40,6 +40,21 @@ export interface MultiplexerDeps {
 
 const TOOLS_LIST_MAX_PAGES = 20;
 
+/**
+ * How long a `notifications/roots/list_changed` stays evidence that the next `roots/list` is for
+ * its session: a server that reacts asks at once; a later `roots/list` may be about anything.
+ */
+const ROOTS_HINT_MS = 5_000;
+
+/**
+ * A cancellation written into a connection that had silently died is lost, and the default idle
+ * probe notices such a connection within 40 s. So cancellations of the last minute are sent again
+ * when a connection is lost and a re-attach finds the same process (a repeat is harmless: a
+ * receiver ignores cancellations of requests it no longer has).
+ */
+const RESEND_CANCELS_WITHIN_MS = 60_000;
+const MAX_RECENT_CANCELS = 10_000;
+
 export class Multiplexer {
   readonly sessions: SessionRegistry;
   readonly lifecycle: BackendLifecycle;
@@ -51,11 +66,14 @@ export class Multiplexer {
   private readonly debug: boolean;
   /** The proxy's own requests in flight (handshake, tools/list...): they do not use clients' capacity. */
   private internalInFlight = 0;
-  private rootsHint: Session | undefined;
+  /** The session that last announced `notifications/roots/list_changed`, and when (see `ROOTS_HINT_MS`). */
+  private rootsHint: { readonly session: Session; readonly at: number } | undefined;
   /** Subscriptions whose last session ended while the backend was not ready: dropped from the server once it is. */
   private readonly unsubscribeWhenReady = new Set<string>();
   /** Requests failed by a lost connection, to cancel in the process if a re-attach finds it alive. */
   private cutOff: { readonly backendId: number; readonly session: Session }[] = [];
+  /** Cancellations sent lately, oldest first: to send again if the connection they went into was dead. */
+  private recentCancels: { readonly backendId: number; readonly session: Session; readonly at: number }[] = [];
   private initTextSource: Record<string, unknown> | undefined;
   private readonly initTexts = new Map<string, string>();
   private readonly shared: SharedServerState;
@@ -91,7 +109,7 @@ export class Multiplexer {
       takeRootsHint: () => {
         const hint = this.rootsHint;
         this.rootsHint = undefined;
-        return hint?.closed ? undefined : hint;
+        return hint && !hint.session.closed && deps.clock.now() - hint.at <= ROOTS_HINT_MS ? hint.session : undefined;
       },
     });
     this.notificationRoutes = {
@@ -190,6 +208,11 @@ export class Multiplexer {
   }
 
   private forward(session: Session, message: JsonRpcMessage, exchange: Exchange, headers: IncomingHttpHeaders | undefined): void {
+    if (session.pending.get(message.id as JsonRpcId) !== undefined) {
+      // MCP forbids reusing a request id in a session; one still in flight would also hide the
+      // first request from its session's table (its cancellation, and its end with the session).
+      return exchange.respond(errorResponse(message.id as JsonRpcId, INVALID_REQUEST, `request id ${JSON.stringify(message.id)} is already in flight in this session: give every request its own id`));
+    }
     const method = message.method!;
     const params = message.params;
     const meta = params?._meta;
@@ -207,7 +230,7 @@ export class Multiplexer {
       this.deps.clock.now(),
     );
     message.id = pending.backendId;
-    if (progressToken !== undefined) meta!.progressToken = pending.backendId;
+    if (progressToken !== undefined) meta!.progressToken = progressTokenFor(pending.backendId);
     if (span) {
       const forwarded = (message.params ??= {});
       span.inject((forwarded._meta ??= {}));
@@ -240,7 +263,7 @@ export class Multiplexer {
         return pending.exchange?.cancelled();
       }
       case 'notifications/roots/list_changed':
-        this.rootsHint = session;
+        this.rootsHint = { session, at: this.deps.clock.now() };
         break;
     }
     this.deps.backend.send(JSON.stringify(message));
@@ -248,7 +271,15 @@ export class Multiplexer {
 
   /** The request ended without the server's answer, and the server was told to cancel it. */
   private abandon(pending: Pending): void {
-    if (pending.session) this.serverRequests.abandon(pending.session);
+    if (!pending.session) return;
+    this.serverRequests.abandon(pending.session);
+    const now = this.deps.clock.now();
+    const recent = this.recentCancels;
+    let stale = 0;
+    while (stale < recent.length && recent[stale]!.at < now - RESEND_CANCELS_WITHIN_MS) stale += 1;
+    if (recent.length - stale >= MAX_RECENT_CANCELS) stale += 1;
+    if (stale > 0) recent.splice(0, stale);
+    recent.push({ backendId: pending.backendId, session: pending.session, at: now });
   }
 
   private cancelInBackend(pending: Pending, reason: string): void {
@@ -390,6 +421,7 @@ export class Multiplexer {
     }
     this.deps.backend.handshakeDone?.();
     this.serverRequests.processReplaced();
+    this.rootsHint = undefined;
     this.refreshTools();
     // A new process has none of the per-session state clients set on the old one: restore it.
     const level = this.shared.lowestLogLevel();
@@ -402,6 +434,14 @@ export class Multiplexer {
     const text = `backend unavailable: ${reason}`;
     const failed = this.pending.takeAll();
     if (failed.length > 0) this.deps.logger.warn('backend lost: failing requests in flight', { reason, requests: failed.length });
+    // Cancellations sent shortly before may have gone into a connection already dead.
+    const since = this.deps.clock.now() - RESEND_CANCELS_WITHIN_MS;
+    for (const sent of this.recentCancels) {
+      if (sent.at < since) continue;
+      this.cutOff.push({ backendId: sent.backendId, session: sent.session });
+      this.serverRequests.abandon(sent.session, Infinity);
+    }
+    this.recentCancels = [];
     for (const pending of failed) {
       if (pending.session) {
         // The process may live on (a dropped attach) and go on with these: no cancellation can
@@ -420,9 +460,7 @@ export class Multiplexer {
 
   private onSessionEnded(session: Session, reason: string): void {
     this.deps.logger.debug('session ended', { session: session.id, reason });
-    // From the whole table, not the session's own: requests sent under an id still in flight (each
-    // on its own POST) are kept apart, but the session's table holds only the last of them.
-    for (const pending of this.pending.values().filter((p) => p.session === session)) {
+    for (const pending of session.pending.values()) {
       this.cancelInBackend(pending, `client session ended (${reason})`);
       this.abandon(pending);
       this.fail(pending, REQUEST_CANCELLED, `session ended: ${reason}`, 'error');
@@ -435,7 +473,7 @@ export class Multiplexer {
         else this.unsubscribeWhenReady.add(uri);
       }
     }
-    if (this.rootsHint === session) this.rootsHint = undefined;
+    if (this.rootsHint?.session === session) this.rootsHint = undefined;
   }
 
   /** Timeouts of requests, server requests, readiness waiters and idle sessions. */

@@ -26,8 +26,8 @@ export function routeServerNotification(message: JsonRpcMessage, routes: Notific
   const method = message.method!;
   const params = message.params;
   if (method === 'notifications/progress') {
-    const pending = routes.pending.get(params?.progressToken);
-    if (!pending?.session || pending.progressToken === undefined) return;
+    const pending = routes.pending.byProgressToken(params?.progressToken);
+    if (!pending?.session) return;
     params!.progressToken = pending.progressToken;
     const text = JSON.stringify(message);
     if (!pending.exchange?.relate(text)) pending.session.deliver(text);

@@ -22,7 +22,7 @@ export interface Pending {
   /** Metric label of a tools/call: an announced tool name, or "other". */
   readonly tool: string | undefined;
   readonly exchange: Exchange | undefined;
-  /** The client's progress token, when it asked for progress (the backend sees `backendId` instead). */
+  /** The client's progress token, when it asked for progress (the backend sees `progressTokenFor(backendId)` instead). */
   readonly progressToken: JsonRpcId | undefined;
   /** `performance.now()` at receipt, for the latency histogram. */
   readonly startedAt: number;
@@ -33,6 +33,24 @@ export interface Pending {
 }
 
 export type PendingInit = Omit<Pending, 'backendId' | 'deadline'>;
+
+/**
+ * The progress tokens the backend gets in place of clients' own: a namespace of the proxy's, so a
+ * token a server makes up for a request of its own (the MCP SDK uses its request id, 0, 1, 2...)
+ * is never taken for one of a client's requests.
+ */
+const PROGRESS_TOKEN_PREFIX = 'toolhive-proxy/progress/';
+
+export function progressTokenFor(backendId: number): string {
+  return `${PROGRESS_TOKEN_PREFIX}${backendId}`;
+}
+
+/** The backend id inside a token from `progressTokenFor`, if `token` is one. */
+function backendIdOfToken(token: unknown): number | undefined {
+  if (typeof token !== 'string' || !token.startsWith(PROGRESS_TOKEN_PREFIX)) return undefined;
+  const id = Number(token.slice(PROGRESS_TOKEN_PREFIX.length));
+  return Number.isSafeInteger(id) && id >= 1 ? id : undefined;
+}
 
 export class PendingTable {
   private readonly entries = new IdTable<Pending>();
@@ -66,9 +84,16 @@ export class PendingTable {
     return pending;
   }
 
-  /** Whether `id` is a backend id this table handed out (in flight or ended): ids are never reused. */
-  issued(id: unknown): boolean {
-    return typeof id === 'number' && Number.isInteger(id) && id >= 1 && id < this.nextId;
+  /** The request in flight whose client asked for progress under `token` (one from `progressTokenFor`). */
+  byProgressToken(token: unknown): Pending | undefined {
+    const pending = this.get(backendIdOfToken(token));
+    return pending?.progressToken === undefined ? undefined : pending;
+  }
+
+  /** Whether `token` is one the proxy gave out, in flight or ended (ids are never reused). */
+  issuedProgressToken(token: unknown): boolean {
+    const id = backendIdOfToken(token);
+    return id !== undefined && id < this.nextId;
   }
 
   get(backendId: unknown): Pending | undefined {

@@ -8,7 +8,7 @@
  * 1. a `progressToken` in its `_meta` that belongs to a request in flight → that request's session
  *    (and its exchange, when that exchange can carry it);
  * 2. `roots/list` as the first server request after a session announced
- *    `notifications/roots/list_changed` → that session;
+ *    `notifications/roots/list_changed`, within a few seconds and from the same process → that session;
  * 3. exactly one of them has requests in flight → that session (a server asks while handling a
  *    request), on the exchange of its oldest `tools/call` when that exchange can carry it;
  * 4. none has requests in flight and exactly one exists → that session.
@@ -91,18 +91,18 @@ export class ServerRequestRouter {
     const capability = CAPABILITY_OF[method];
     const capable = (session: Session): boolean => !session.closed && (capability === undefined || session.capabilities[capability]);
     const token = message.params?._meta?.progressToken;
-    const related = this.deps.pending.get(token);
+    const related = this.deps.pending.byProgressToken(token);
     if (related) {
       if (related.session && capable(related.session)) return { session: related.session, exchange: related.exchange };
       return `${method} is for a request of a client that cannot answer it (it did not declare ${capability ?? 'the capability'}, or has gone); ` +
         'the proxy passes it to no other client';
     }
-    if (this.deps.pending.issued(token)) {
+    if (this.deps.pending.issuedProgressToken(token)) {
       return `${method} is for a request that has ended (answered, timed out, cancelled or cut off by a lost connection); ` +
         'the proxy passes it to no client';
     }
     const hint = method === 'roots/list' ? this.deps.takeRootsHint() : undefined;
-    if (hint && capable(hint)) return { session: hint };
+    if (hint && capable(hint)) return this.strays(hint, method) ?? { session: hint };
     // Each capable session with requests in flight, and its oldest request (a tools/call first).
     const busy = new Map<Session, Pending>();
     for (const pending of this.deps.pending.values()) {
