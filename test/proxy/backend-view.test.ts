@@ -170,10 +170,17 @@ describe('what reaches the backend', () => {
       await waitFor(() => patient.proxy.mux!.inFlight === 1, 2_000, 'the first in flight');
       const second = await rawPost(patient.mcpUrl, session, { jsonrpc: '2.0', id: 'same', method: 'tools/call', params: { name: 'echo', arguments: {} } });
       expect(second.json().error).toMatchObject({ code: -32600, message: expect.stringContaining('request id "same" is already in flight in this session') });
+      // A refused request takes no effect: a subscription under that id is not recorded (ending
+      // the session would otherwise unsubscribe the server from it)
+      const subscribe = await rawPost(patient.mcpUrl, session, { jsonrpc: '2.0', id: 'same', method: 'resources/subscribe', params: { uri: 'test://refused' } });
+      expect(subscribe.json().error.code).toBe(-32600);
       expect((await first).json().result.content[0].text).toBe('waited');
       // Another session may use the same id meanwhile
       const other = await rawSession(patient.mcpUrl);
       expect((await rawPost(patient.mcpUrl, other, { jsonrpc: '2.0', id: 'same', method: 'tools/call', params: { name: 'echo', arguments: {} } })).json().result).toBeDefined();
+      await raw(patient.mcpUrl, { method: 'DELETE', headers: { ...MCP_HEADERS, 'mcp-session-id': session } });
+      await rawPost(patient.mcpUrl, other, { jsonrpc: '2.0', id: 'after', method: 'tools/call', params: { name: 'echo', arguments: {} } });
+      expect(received().filter((m) => m.params?.uri === 'test://refused')).toEqual([]);
     });
 
     it("a progress token the server made up is never taken for a client's, even when it equals a request's backend id", async () => {
@@ -182,11 +189,17 @@ describe('what reaches the backend', () => {
         // GIVEN b's call in flight under backend id N, with a progress token of b's
         const waiting = b.callTool({ name: 'wait', arguments: { ms: 1_500 } }, undefined, { onprogress: () => {}, timeout: 5_000 });
         await waitFor(() => patient.proxy.mux!.inFlight === 1, 2_000, 'b in flight');
-        const backendId = received().filter((m) => m.method === 'tools/call' && m.params.name === 'wait').at(-1).id;
-        // WHEN a's call makes the server ask with a token of its own that happens to be N
-        const reply = await a.callTool({ name: 'askWithToken', arguments: { token: backendId } }, undefined, { timeout: 5_000 });
-        // THEN b is not asked: with a and b both busy, nobody can be picked
-        expect(textOf(reply)).toContain('cannot tell which client sampling/createMessage is for: 2 sessions');
+        const forwarded = received().filter((m) => m.method === 'tools/call' && m.params.name === 'wait').at(-1);
+        const backendId: number = forwarded.id;
+        const proxyToken: string = forwarded.params._meta.progressToken;
+        expect(proxyToken).toBe(`toolhive-proxy/progress/${backendId}`);
+        // WHEN a's call makes the server ask with a token of its own that happens to be N, or that
+        // spells the proxy's token another way
+        for (const token of [backendId, proxyToken.replace(/\/(\d+)$/, '/0$1'), `${proxyToken}.0`]) {
+          const reply = await a.callTool({ name: 'askWithToken', arguments: { token } }, undefined, { timeout: 5_000 });
+          // THEN b is not asked: with a and b both busy, nobody can be picked
+          expect(textOf(reply)).toContain('cannot tell which client sampling/createMessage is for: 2 sessions');
+        }
         expect(asked).toEqual([]);
         await waiting;
       } finally {

@@ -177,6 +177,12 @@ export class Multiplexer {
   fromClient(session: Session, message: JsonRpcMessage, kind: MessageKind, exchange: Exchange, headers?: IncomingHttpHeaders): void {
     if (kind === 'response') return this.serverRequests.answer(session, message);
     if (kind === 'notification') return this.clientNotification(session, message);
+    if (session.pending.get(message.id as JsonRpcId) !== undefined) {
+      // Before anything of the request takes effect. MCP forbids reusing a request id in a session;
+      // one still in flight would also hide the first request from its session's table (its
+      // cancellation, and its end with the session).
+      return exchange.respond(errorResponse(message.id as JsonRpcId, INVALID_REQUEST, `request id ${JSON.stringify(message.id)} is already in flight in this session: give every request its own id`));
+    }
     switch (message.method) {
       case 'ping':
         this.deps.telemetry.request('ping', 'success', session.transport, 0, undefined);
@@ -208,11 +214,6 @@ export class Multiplexer {
   }
 
   private forward(session: Session, message: JsonRpcMessage, exchange: Exchange, headers: IncomingHttpHeaders | undefined): void {
-    if (session.pending.get(message.id as JsonRpcId) !== undefined) {
-      // MCP forbids reusing a request id in a session; one still in flight would also hide the
-      // first request from its session's table (its cancellation, and its end with the session).
-      return exchange.respond(errorResponse(message.id as JsonRpcId, INVALID_REQUEST, `request id ${JSON.stringify(message.id)} is already in flight in this session: give every request its own id`));
-    }
     const method = message.method!;
     const params = message.params;
     const meta = params?._meta;
@@ -274,12 +275,17 @@ export class Multiplexer {
     if (!pending.session) return;
     this.serverRequests.abandon(pending.session);
     const now = this.deps.clock.now();
+    this.forgetOldCancels(now);
+    if (this.recentCancels.length >= MAX_RECENT_CANCELS) this.recentCancels.shift();
+    this.recentCancels.push({ backendId: pending.backendId, session: pending.session, at: now });
+  }
+
+  /** Drops cancellations too old to be sent again (so their sessions are not held either). */
+  private forgetOldCancels(now: number): void {
     const recent = this.recentCancels;
     let stale = 0;
     while (stale < recent.length && recent[stale]!.at < now - RESEND_CANCELS_WITHIN_MS) stale += 1;
-    if (recent.length - stale >= MAX_RECENT_CANCELS) stale += 1;
     if (stale > 0) recent.splice(0, stale);
-    recent.push({ backendId: pending.backendId, session: pending.session, at: now });
   }
 
   private cancelInBackend(pending: Pending, reason: string): void {
@@ -485,6 +491,7 @@ export class Multiplexer {
       this.endRemoved(pending, REQUEST_TIMEOUT, `request timed out after ${this.deps.config.limits.requestTimeoutMs} ms`, 'timeout');
     }
     this.serverRequests.sweep(now);
+    this.forgetOldCancels(now);
     this.lifecycle.sweep(now);
     if (sessionsToo) this.sessions.sweep(now);
   }

@@ -48,8 +48,11 @@ export function progressTokenFor(backendId: number): string {
 /** The backend id inside a token from `progressTokenFor`, if `token` is one. */
 function backendIdOfToken(token: unknown): number | undefined {
   if (typeof token !== 'string' || !token.startsWith(PROGRESS_TOKEN_PREFIX)) return undefined;
-  const id = Number(token.slice(PROGRESS_TOKEN_PREFIX.length));
-  return Number.isSafeInteger(id) && id >= 1 ? id : undefined;
+  const digits = token.slice(PROGRESS_TOKEN_PREFIX.length);
+  // Exactly as `progressTokenFor` writes it: "03", "3.0" or "0x3" are some other token.
+  if (!/^[1-9]\d{0,15}$/.test(digits)) return undefined;
+  const id = Number(digits);
+  return Number.isSafeInteger(id) ? id : undefined;
 }
 
 export class PendingTable {
