@@ -256,7 +256,7 @@ export class Multiplexer {
         const pending = session.pending.get(message.params?.requestId as JsonRpcId);
         if (!pending) return;
         const reason = typeof message.params?.reason === 'string' ? message.params.reason : 'cancelled by client';
-        this.cancelInBackend(pending, reason);
+        this.cancelInBackend(pending.backendId, reason);
         if (!this.pending.remove(pending)) return;
         this.abandon(pending);
         this.report(pending, 'error');
@@ -288,8 +288,8 @@ export class Multiplexer {
     if (stale > 0) recent.splice(0, stale);
   }
 
-  private cancelInBackend(pending: Pending, reason: string): void {
-    this.deps.backend.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: pending.backendId, reason } }));
+  private cancelInBackend(backendId: number, reason: string): void {
+    this.deps.backend.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: backendId, reason } }));
   }
 
   private internalRequest(method: string, params: Record<string, unknown>, callback: (message: JsonRpcMessage) => void): void {
@@ -419,7 +419,7 @@ export class Multiplexer {
       // The same process: it may still be working on the requests the lost connection cut off, and
       // still holds subscriptions whose last session ended while it was detached.
       for (const { backendId, session } of cutOff) {
-        this.deps.backend.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: backendId, reason: 'the proxy lost its connection to the server while the request was in flight' } }));
+        this.cancelInBackend(backendId, 'the proxy lost its connection to the server while the request was in flight');
         this.serverRequests.cancellationsDelivered(session);
       }
       for (const uri of dropped) if (!this.shared.subscribersOf(uri)) this.internalRequest('resources/unsubscribe', { uri }, () => {});
@@ -440,24 +440,18 @@ export class Multiplexer {
     const text = `backend unavailable: ${reason}`;
     const failed = this.pending.takeAll();
     if (failed.length > 0) this.deps.logger.warn('backend lost: failing requests in flight', { reason, requests: failed.length });
-    // Cancellations sent shortly before may have gone into a connection already dead.
-    const since = this.deps.clock.now() - RESEND_CANCELS_WITHIN_MS;
-    for (const sent of this.recentCancels) {
-      if (sent.at < since) continue;
-      this.cutOff.push({ backendId: sent.backendId, session: sent.session });
-      this.serverRequests.abandon(sent.session, Infinity);
+    // The process may live on (a dropped attach) and go on with the requests in flight, and with
+    // those whose cancellation of late may have gone into a connection already dead: none can be
+    // cancelled now, so they count as running until a re-attach delivers their cancellations or
+    // finds a new process, however long that takes.
+    this.forgetOldCancels(this.deps.clock.now());
+    for (const { backendId, session } of [...this.recentCancels, ...failed]) {
+      if (!session) continue;
+      this.cutOff.push({ backendId, session });
+      this.serverRequests.abandon(session, Infinity);
     }
     this.recentCancels = [];
-    for (const pending of failed) {
-      if (pending.session) {
-        // The process may live on (a dropped attach) and go on with these: no cancellation can
-        // reach it now, so they count as running until a re-attach delivers one or finds a new
-        // process, however long that takes.
-        this.cutOff.push({ backendId: pending.backendId, session: pending.session });
-        this.serverRequests.abandon(pending.session, Infinity);
-      }
-      this.endRemoved(pending, BACKEND_UNAVAILABLE, text, 'error');
-    }
+    for (const pending of failed) this.endRemoved(pending, BACKEND_UNAVAILABLE, text, 'error');
   }
 
   private endRemoved(pending: Pending, code: number, text: string, status: RequestStatus): void {
@@ -467,7 +461,7 @@ export class Multiplexer {
   private onSessionEnded(session: Session, reason: string): void {
     this.deps.logger.debug('session ended', { session: session.id, reason });
     for (const pending of session.pending.values()) {
-      this.cancelInBackend(pending, `client session ended (${reason})`);
+      this.cancelInBackend(pending.backendId, `client session ended (${reason})`);
       this.abandon(pending);
       this.fail(pending, REQUEST_CANCELLED, `session ended: ${reason}`, 'error');
     }
@@ -486,7 +480,7 @@ export class Multiplexer {
   sweep(now: number, sessionsToo: boolean): void {
     for (const pending of this.pending.takeExpired(now)) {
       this.deps.logger.warn('request timed out', { session: pending.session?.id, requestId: pending.clientId, backendId: pending.backendId, method: pending.method });
-      if (!pending.internal) this.cancelInBackend(pending, 'request timed out in the proxy');
+      if (!pending.internal) this.cancelInBackend(pending.backendId, 'request timed out in the proxy');
       this.abandon(pending);
       this.endRemoved(pending, REQUEST_TIMEOUT, `request timed out after ${this.deps.config.limits.requestTimeoutMs} ms`, 'timeout');
     }
