@@ -4,11 +4,10 @@
  */
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { AttachBackendConfig, ProxyConfig } from '../../proxy/src/config.ts';
 import { createLogger } from '../../proxy/src/log.ts';
 import { startProxy, type RunningProxy } from '../../proxy/src/main.ts';
-import { connectClient, MCP_HEADERS, raw, rawPost, rawSession, textOf, waitFor, type TestProxy } from '../support/proxy-harness.ts';
+import { connectClient, MCP_HEADERS, raw, rawPost, rawSession, samplingClients, textOf, waitFor, type TestProxy } from '../support/proxy-harness.ts';
 import { asksLater, reportsMethods } from './containers.ts';
 import { startKubeApiEmulator, type KubeApiEmulator, type KubeApiEmulatorOptions } from '../support/kube-api-emulator/index.ts';
 
@@ -60,19 +59,11 @@ async function client(s: Setup): Promise<Client> {
   return c;
 }
 
-/** Clients a and b, both able to sample; `asked` lists who was asked, in order. */
-async function samplingClients(s: Setup): Promise<{ a: Client; b: Client; asked: string[] }> {
-  const asked: string[] = [];
-  const [a, b] = await Promise.all(['a', 'b'].map(async (name) => {
-    const c = await connectClient(s.handle, { name, sampling: true });
-    clients.push(c);
-    c.setRequestHandler(CreateMessageRequestSchema, async () => {
-      asked.push(name);
-      return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: name } };
-    });
-    return c;
-  }));
-  return { a: a!, b: b!, asked };
+/** Clients a and b, both able to sample, closed after the test. */
+async function samplingPair(s: Setup): Promise<{ a: Client; b: Client; asked: string[] }> {
+  const pair = await samplingClients(s.handle);
+  clients.push(pair.a, pair.b);
+  return pair;
 }
 
 const readyz = async (s: Setup): Promise<{ status: number; text: string }> => raw(`${s.proxy.url}/readyz`);
@@ -152,7 +143,7 @@ describe('proxy over the attach backend', () => {
     // GIVEN a server that asks for sampling 3 s into a call, with no progress token
     const s = await start({ command: asksLater(3_000, 4_500) });
     await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
-    const { a, b, asked } = await samplingClients(s);
+    const { a, b, asked } = await samplingPair(s);
     // WHEN a's call is cut off by a dropped connection (the process lives on, and will ask)
     const aCall = a.callTool({ name: 'later', arguments: {} }, undefined, { timeout: 10_000 }).catch((e: Error) => e);
     await waitFor(() => s.proxy.mux!.inFlight === 1, 5_000, "a's call in flight");
@@ -171,7 +162,7 @@ describe('proxy over the attach backend', () => {
   test('after the container restarts, nothing of the old process holds back the new one\'s questions', async () => {
     const s = await start({ command: asksLater(2_000, 0) });
     await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
-    const { a, b, asked } = await samplingClients(s);
+    const { a, b, asked } = await samplingPair(s);
     // GIVEN a's call failed with the process that was working on it
     const aCall = a.callTool({ name: 'later', arguments: {} }, undefined, { timeout: 10_000 }).catch((e: Error) => e);
     await waitFor(() => s.proxy.mux!.inFlight === 1, 5_000, "a's call in flight");

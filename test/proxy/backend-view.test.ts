@@ -5,7 +5,6 @@
  * carries its caller's progress token, and a refusal (never a guess) for one that could be anyone's.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CANCEL_GRACE_MS } from '../../proxy/src/mux/server-requests.ts';
 import type { BackendFixture } from '../support/backends.ts';
-import { connectClient, MCP_HEADERS, raw, rawPost, rawSession, startTestProxy, textOf, waitFor, type TestProxy } from '../support/proxy-harness.ts';
+import { connectClient, MCP_HEADERS, raw, rawPost, rawSession, samplingClients, startTestProxy, textOf, waitFor, type TestProxy } from '../support/proxy-harness.ts';
 
 const RECORDER = fileURLToPath(new URL('../support/recording-server.ts', import.meta.url));
 
@@ -92,21 +91,8 @@ describe('what reaches the backend', () => {
       await patient?.close();
     });
 
-    /** Clients a and b; `asked` lists which of them were asked to sample, in order. */
-    async function twoClients(aSamples = true): Promise<{ a: Client; b: Client; asked: string[] }> {
-      const asked: string[] = [];
-      const [a, b] = await Promise.all(['a', 'b'].map(async (name) => {
-        const client = await connectClient(patient, { name, sampling: name === 'b' || aSamples });
-        if (name === 'b' || aSamples) {
-          client.setRequestHandler(CreateMessageRequestSchema, async () => { asked.push(name); return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: `client ${name}` } }; });
-        }
-        return client;
-      }));
-      return { a: a!, b: b!, asked };
-    }
-
     it('never guesses: without a hint, a server request is refused while two able sessions have requests in flight, and delivered when one has', async () => {
-      const { a, b, asked } = await twoClients();
+      const { a, b, asked } = await samplingClients(patient);
       try {
         // GIVEN a's call in flight that asks nothing
         const waiting = a.callTool({ name: 'wait', arguments: { ms: 1_500 } }, undefined, { timeout: 5_000 });
@@ -126,7 +112,7 @@ describe('what reaches the backend', () => {
     });
 
     it("never shows one client a question about another's abandoned work: refused for a grace after the cancellation", async () => {
-      const { a, b, asked } = await twoClients();
+      const { a, b, asked } = await samplingClients(patient);
       try {
         // GIVEN a's call, which a gives up on (the proxy tells the server to cancel it)
         const givenUp = await a.callTool({ name: 'wait', arguments: { ms: 60_000 } }, undefined, { timeout: 100 }).catch((error: Error) => error);
@@ -149,7 +135,7 @@ describe('what reaches the backend', () => {
     });
 
     it('a server request naming an ended call goes to no client, though only one is busy', async () => {
-      const { a, b, asked } = await twoClients();
+      const { a, b, asked } = await samplingClients(patient);
       try {
         // GIVEN b busy, and a's call answered (the server then asks with that call's progress token)
         const waiting = b.callTool({ name: 'wait', arguments: { ms: 1_500 } }, undefined, { timeout: 5_000 });
@@ -184,7 +170,7 @@ describe('what reaches the backend', () => {
     });
 
     it("a progress token the server made up is never taken for a client's, even when it equals a request's backend id", async () => {
-      const { a, b, asked } = await twoClients();
+      const { a, b, asked } = await samplingClients(patient);
       try {
         // GIVEN b's call in flight under backend id N, with a progress token of b's
         const waiting = b.callTool({ name: 'wait', arguments: { ms: 1_500 } }, undefined, { onprogress: () => {}, timeout: 5_000 });
@@ -228,7 +214,7 @@ describe('what reaches the backend', () => {
     });
 
     it('a server request naming a call of a client that cannot answer it goes to no other client', async () => {
-      const { a, b, asked } = await twoClients(false);
+      const { a, b, asked } = await samplingClients(patient, false);
       try {
         // GIVEN b (able to sample) busy, and a (not able) calling a tool that asks with a's progress token
         const waiting = b.callTool({ name: 'wait', arguments: { ms: 1_500 } }, undefined, { timeout: 5_000 });

@@ -4,6 +4,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { createServer } from 'node:net';
 import type { ProxyConfig } from '../../proxy/src/config.ts';
 import { createLogger, silentLogger, type Logger } from '../../proxy/src/log.ts';
@@ -88,6 +89,26 @@ export async function connectClient(proxy: TestProxy, options: ClientOptions = {
       : new StreamableHTTPClientTransport(new URL(proxy.mcpUrl));
   await client.connect(transport);
   return client;
+}
+
+/**
+ * Clients "a" and "b" of `proxy`, both able to sample unless `aSamples` is false; each answers
+ * `client <name>`, and `asked` lists who was asked, in order: for where server requests go.
+ */
+export async function samplingClients(proxy: TestProxy, aSamples = true): Promise<{ a: Client; b: Client; asked: string[] }> {
+  const asked: string[] = [];
+  const [a, b] = await Promise.all(['a', 'b'].map(async (name) => {
+    const sampling = name === 'b' || aSamples;
+    const client = await connectClient(proxy, { name, sampling });
+    if (sampling) {
+      client.setRequestHandler(CreateMessageRequestSchema, async () => {
+        asked.push(name);
+        return { model: 'm', role: 'assistant' as const, content: { type: 'text' as const, text: `client ${name}` } };
+      });
+    }
+    return client;
+  }));
+  return { a: a!, b: b!, asked };
 }
 
 /** Text of the first content item of a tool result. */
