@@ -68,17 +68,25 @@ export function asksLater(askAfterMs: number, slowMs: number): NonNullable<KubeA
 
 /**
  * A minimal MCP server that subscribes to resources and reports every message it receives on
- * stderr (`got <method> <uri>`), which the proxy logs: for what reaches a live process. Its tool
- * `hang` never answers.
+ * stderr (`got <method> <uri>`; an answer as `got answer <id> <text or error message>`), which the
+ * proxy logs: for what reaches a live process. Its tool `hang` never answers; `ask` answers at
+ * once, then asks the client to sample (id `question-<n>`, no progress token).
  */
 export function reportsMethods(): NonNullable<KubeApiEmulatorOptions['command']> {
   const script = `
+    let questions = 0;
     const out = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
     require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
       let m; try { m = JSON.parse(line); } catch { return; }
       if (m.method) process.stderr.write('got ' + m.method + ' ' + (m.params?.uri ?? '') + '\\n');
-      if (m.method === 'initialize') return out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: { resources: { subscribe: true } }, serverInfo: { name: 'reports', version: '1' } } });
+      else process.stderr.write('got answer ' + m.id + ' ' + (m.result?.content?.text ?? m.error?.message) + '\\n');
+      if (m.method === 'initialize') return out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: { resources: { subscribe: true }, tools: {} }, serverInfo: { name: 'reports', version: '1' } } });
       if (m.method === 'tools/call' && m.params.name === 'hang') return;
+      if (m.method === 'tools/call' && m.params.name === 'ask') {
+        out({ jsonrpc: '2.0', id: m.id, result: { content: [] } });
+        return out({ jsonrpc: '2.0', id: 'question-' + ++questions, method: 'sampling/createMessage',
+          params: { messages: [{ role: 'user', content: { type: 'text', text: 'a question' } }], maxTokens: 5 } });
+      }
       if (m.id !== undefined && m.method) out({ jsonrpc: '2.0', id: m.id, result: m.method === 'tools/list' ? { tools: [] } : {} });
     });`;
   return { command: process.execPath, args: ['-e', script] };

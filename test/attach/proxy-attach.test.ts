@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { AttachBackendConfig, ProxyConfig } from '../../proxy/src/config.ts';
 import { createLogger } from '../../proxy/src/log.ts';
 import { startProxy, type RunningProxy } from '../../proxy/src/main.ts';
@@ -67,6 +68,35 @@ async function samplingPair(s: Setup): Promise<{ a: Client; b: Client; asked: st
 }
 
 const readyz = async (s: Setup): Promise<{ status: number; text: string }> => raw(`${s.proxy.url}/readyz`);
+
+/** Lines the server wrote to stderr (reportsMethods() reports what it receives there). */
+const stderrCount = (s: Setup, line: string): number => s.logs.filter((l) => l.msg === 'server stderr' && l.stderr === line).length;
+
+interface Question { readonly signal: AbortSignal; answer(text: string): void }
+
+/** A client able to sample that holds each question until the test answers it. */
+async function questionedClient(s: Setup): Promise<{ c: Client; questions: Question[] }> {
+  const c = await connectClient(s.handle, { name: 'questioned', sampling: true });
+  clients.push(c);
+  const questions: Question[] = [];
+  c.setRequestHandler(CreateMessageRequestSchema, (_request, extra) => new Promise((resolve) => {
+    questions.push({ signal: extra.signal, answer: (text) => resolve({ model: 'm', role: 'assistant', content: { type: 'text', text } }) });
+  }));
+  return { c, questions };
+}
+
+/** The attach connection drops while the process lives, and stays down (403) until `allow`. */
+async function detach(s: Setup): Promise<{ allow(): Promise<void> }> {
+  s.kube.faults.forbid('get', 'pods/attach');
+  s.kube.faults.dropAttachments();
+  await waitFor(() => !s.proxy.ready(), 5_000, 'down');
+  return {
+    async allow() {
+      s.kube.faults.allow('get', 'pods/attach');
+      await waitFor(() => s.proxy.ready(), 10_000, 're-attached');
+    },
+  };
+}
 
 interface Outcome { readonly startedAt: number; settledAt?: number; ok?: boolean; error?: string }
 
@@ -244,6 +274,63 @@ describe('proxy over the attach backend', () => {
     // process, the cancellation reaches it
     await waitFor(() => cancelled() === 1, 15_000, 'the cancellation sent again');
     expect(s.kube.pod().processes).toHaveLength(1);
+  });
+
+  test.each(['while detached', 'after the re-attach'])("a client's answer to the live server's question reaches it across a dropped connection (answered %s)", async (when) => {
+    const s = await start({ command: reportsMethods() });
+    await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
+    const { c, questions } = await questionedClient(s);
+    // GIVEN the server's question is with the client
+    await c.callTool({ name: 'ask', arguments: {} });
+    await waitFor(() => questions.length === 1, 5_000, 'the question asked');
+    // WHEN the connection drops while the process lives on, and the client answers
+    const outage = await detach(s);
+    if (when === 'while detached') {
+      questions[0]!.answer('sampled');
+      await waitFor(() => s.proxy.mux!.heldForServer === 1, 5_000, 'the answer held');
+    }
+    await outage.allow();
+    if (when === 'after the re-attach') questions[0]!.answer('sampled');
+    // THEN the process that asked gets the answer, once
+    await waitFor(() => stderrCount(s, 'got answer question-1 sampled') === 1, 5_000, 'the answer');
+    expect(s.proxy.mux!.heldForServer).toBe(0);
+    expect(questions[0]!.signal.aborted).toBe(false);
+    expect(s.kube.pod().processes).toHaveLength(1);
+  });
+
+  test('a roots change announced while detached reaches the live process on re-attach', async () => {
+    const s = await start({ command: reportsMethods() });
+    await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
+    const session = await rawSession(s.handle.mcpUrl);
+    const outage = await detach(s);
+    expect((await rawPost(s.handle.mcpUrl, session, { jsonrpc: '2.0', method: 'notifications/roots/list_changed' })).status).toBe(202);
+    expect(stderrCount(s, 'got notifications/roots/list_changed ')).toBe(0);
+    await outage.allow();
+    await waitFor(() => stderrCount(s, 'got notifications/roots/list_changed ') === 1, 5_000, 'the notification');
+  });
+
+  test('when the container restarts, its questions are withdrawn from the client and nothing meant for it reaches the new process', async () => {
+    const s = await start({ command: reportsMethods() });
+    await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
+    const { c, questions } = await questionedClient(s);
+    // GIVEN two questions of the server with the client
+    await c.callTool({ name: 'ask', arguments: {} });
+    await c.callTool({ name: 'ask', arguments: {} });
+    await waitFor(() => questions.length === 2, 5_000, 'the questions asked');
+    // WHEN the client answers one while detached, and the container restarts meanwhile
+    const outage = await detach(s);
+    questions[0]!.answer('for the old process');
+    await waitFor(() => s.proxy.mux!.heldForServer === 1, 5_000, 'the answer held');
+    await s.kube.faults.killContainer();
+    await outage.allow();
+    // THEN the unanswered question is withdrawn from the client (notifications/cancelled)
+    await waitFor(() => questions[1]!.signal.aborted, 5_000, 'the question withdrawn');
+    expect(String(questions[1]!.signal.reason)).toContain('the server process that sent sampling/createMessage was replaced');
+    // AND the new process, initialized afresh, got no answer to a question it never asked
+    await waitFor(() => stderrCount(s, 'got initialize ') === 2, 5_000, 'the new process initialized');
+    expect(s.proxy.mux!.heldForServer).toBe(0);
+    expect(s.logs.filter((l) => l.msg === 'server stderr' && String(l.stderr).startsWith('got answer'))).toEqual([]);
+    expect(s.kube.pod().object!.status.containerStatuses[0]!.restartCount).toBe(1);
   });
 
   test('fails readiness on a 403 and logs the missing verb and resource', async () => {

@@ -59,6 +59,29 @@ describe('what reaches the backend', () => {
     await waitFor(() => received().some((m) => m.method === 'notifications/cancelled' && m.params.requestId === hang.id), 2_000, 'cancellation received');
   });
 
+  it('withdraws a question its client did not answer in time: the client is told, the server gets an error', async () => {
+    // Its own proxy: a request the other tests abandoned would keep its question from being delivered.
+    const own = await startTestProxy(recorder, { limits: { requestTimeoutMs: 300 } });
+    const client = await connectClient(own, { name: 'slow', sampling: true });
+    const signals: AbortSignal[] = [];
+    client.setRequestHandler(CreateMessageRequestSchema, (_request, extra) => {
+      signals.push(extra.signal);
+      return new Promise(() => {});
+    });
+    try {
+      // WHEN the client sits on the server's question past the request timeout (300 ms)
+      const call = await client.callTool({ name: 'ask', arguments: {} }, undefined, { timeout: 5_000 }).catch((error: Error) => error);
+      // THEN the server is answered with an error, and the client is told the question is withdrawn
+      expect(call).toBeInstanceOf(Error);
+      await waitFor(() => received().some((m) => m.id !== undefined && m.method === undefined && /client did not answer sampling\/createMessage in 300 ms/.test(m.error?.message)), 2_000, 'the error to the server');
+      await waitFor(() => signals.length === 1 && signals[0]!.aborted, 2_000, 'the question withdrawn from the client');
+      expect(signals[0]!.reason).toMatch(/client did not answer sampling\/createMessage in 300 ms/);
+    } finally {
+      await client.close();
+      await own.close();
+    }
+  });
+
   it('cancels the requests of a session that is deleted', async () => {
     const session = await rawSession(proxy.mcpUrl);
     const pending = rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 'x', method: 'tools/call', params: { name: 'hang' } });

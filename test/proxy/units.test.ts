@@ -1,12 +1,14 @@
 /**
  * The small pure pieces: line splitting, backoff, JSON-RPC classification, version negotiation,
- * the Host/Origin guard, restart-reason labels.
+ * the Host/Origin guard, restart-reason labels, what is held for a server while it is unreachable.
  */
 import { describe, expect, it } from '@jest/globals';
 import type { IncomingMessage } from 'node:http';
 import { Backoff } from '../../proxy/src/backends/backoff.ts';
 import { LineSplitter } from '../../proxy/src/backends/line-splitter.ts';
 import { createRequestGuard } from '../../proxy/src/front/http-util.ts';
+import { createLogger } from '../../proxy/src/log.ts';
+import { HeldForProcess } from '../../proxy/src/mux/held.ts';
 import { IdTable } from '../../proxy/src/mux/id-table.ts';
 import { classify, trailingId } from '../../proxy/src/jsonrpc.ts';
 import { allowsBatches, negotiateVersion } from '../../proxy/src/protocol.ts';
@@ -174,5 +176,51 @@ describe('restartReasonLabel', () => {
     ['something else', 'other'],
   ])('maps "%s" to %s', (reason, label) => {
     expect(restartReasonLabel(reason)).toBe(label);
+  });
+});
+
+describe('HeldForProcess', () => {
+  const setup = (maxChars: number): { held: HeldForProcess; logs: Record<string, unknown>[] } => {
+    const logs: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'debug', write: (line) => { logs.push(JSON.parse(line) as Record<string, unknown>); } });
+    return { held: new HeldForProcess(logger, maxChars), logs };
+  };
+
+  it('drops the oldest past its bound, with one warning per outage', () => {
+    const { held, logs } = setup(10);
+    for (const text of ['aaaa', 'bbbb', 'cccc', 'dddd']) held.hold(text);
+    expect(held.size).toBe(2);
+    const sent: string[] = [];
+    expect(held.flush((text) => { sent.push(text); return true; })).toBe(2);
+    expect(sent).toEqual(['cccc', 'dddd']);
+    expect(logs.filter((l) => l.level === 'warn')).toHaveLength(1);
+    expect(logs.find((l) => l.msg === 'messages held for the server sent to it')).toMatchObject({ messages: 2, droppedForBound: 2 });
+    // A later outage warns again.
+    for (const text of ['aaaa', 'bbbb', 'cccc']) held.hold(text);
+    expect(logs.filter((l) => l.level === 'warn')).toHaveLength(2);
+  });
+
+  it('keeps what a send refuses, in order, and runs each callback once its message went', () => {
+    const { held } = setup(1_000);
+    const went: string[] = [];
+    for (const text of ['1', '2', '3']) held.hold(text, () => went.push(text));
+    let open = 1;
+    expect(held.flush(() => open-- > 0)).toBe(1);
+    expect(went).toEqual(['1']);
+    expect(held.size).toBe(2);
+    const sent: string[] = [];
+    held.flush((text) => { sent.push(text); return true; });
+    expect(sent).toEqual(['2', '3']);
+    expect(went).toEqual(['1', '2', '3']);
+    expect(held.size).toBe(0);
+  });
+
+  it('discards everything for a replaced process', () => {
+    const { held, logs } = setup(1_000);
+    held.hold('x', () => { throw new Error('must not run'); });
+    held.discard();
+    expect(held.size).toBe(0);
+    expect(held.flush(() => true)).toBe(0);
+    expect(logs.find((l) => l.msg === 'messages held for a server process that was replaced: discarded')).toMatchObject({ messages: 1 });
   });
 });

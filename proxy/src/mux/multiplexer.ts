@@ -4,7 +4,9 @@
  * Client → backend: request ids become backend-unique integers (mapped back on the answer), progress
  * tokens become that integer too (so a progress notification finds its request with one lookup),
  * `notifications/cancelled` is rewritten to the backend id, `ping` is answered here, and
- * `notifications/initialized` never reaches the backend (the proxy initialized it once).
+ * `notifications/initialized` never reaches the backend (the proxy initialized it once). Answers and
+ * notifications that come while the backend is unreachable are held for a re-attach that finds the
+ * same process (held.ts).
  * Backend → clients: responses go to the exchange that carried the request; progress to its owner;
  * `*\/list_changed` to every session; log messages to sessions that set a level at or below theirs;
  * `resources/updated` to the sessions subscribed to the resource; server requests via the router.
@@ -22,6 +24,7 @@ import {
 import type { Logger } from '../log.ts';
 import { negotiateVersion } from '../protocol.ts';
 import { methodLabel, toolNamesOf, type RequestStatus, type SpanStart, type Telemetry } from '../telemetry/telemetry.ts';
+import { HeldForProcess } from './held.ts';
 import { BackendLifecycle } from './lifecycle.ts';
 import { PendingTable, progressTokenFor, type Pending } from './pending.ts';
 import { ServerRequestRouter } from './server-requests.ts';
@@ -74,6 +77,8 @@ export class Multiplexer {
   private cutOff: { readonly backendId: number; readonly session: Session }[] = [];
   /** Cancellations sent lately, oldest first: to send again if the connection they went into was dead. */
   private recentCancels: { readonly backendId: number; readonly session: Session; readonly at: number }[] = [];
+  /** Client answers and notifications that came while the server was unreachable (held.ts). */
+  private readonly held: HeldForProcess;
   private initTextSource: Record<string, unknown> | undefined;
   private readonly initTexts = new Map<string, string>();
   private readonly shared: SharedServerState;
@@ -99,10 +104,11 @@ export class Multiplexer {
       onDown: (reason) => this.onBackendDown(reason),
     });
     this.shared = new SharedServerState(this.sessions);
+    this.held = new HeldForProcess(deps.logger);
     this.serverRequests = new ServerRequestRouter({
       sessions: this.sessions,
       pending: this.pending,
-      backend: deps.backend,
+      toServer: (text) => this.toServer(text),
       clock: deps.clock,
       logger: deps.logger,
       timeoutMs: limits.requestTimeoutMs,
@@ -136,6 +142,11 @@ export class Multiplexer {
   /** Sessions whose abandoned requests the server may still ask about (see server-requests.ts). */
   get abandonedSessions(): number {
     return this.serverRequests.abandonedSessions;
+  }
+
+  /** Client messages held for the server while it is unreachable (for tests and diagnostics). */
+  get heldForServer(): number {
+    return this.held.size;
   }
 
   /** Whether `count` more client requests fit under `limits.maxInFlight` (waiters for readiness count too). */
@@ -264,10 +275,19 @@ export class Multiplexer {
         return pending.exchange?.cancelled();
       }
       case 'notifications/roots/list_changed':
-        this.rootsHint = { session, at: this.deps.clock.now() };
-        break;
+        // Evidence for the roots/list it prompts from when the server gets it.
+        return this.toServer(JSON.stringify(message), () => { this.rootsHint = { session, at: this.deps.clock.now() }; });
     }
-    this.deps.backend.send(JSON.stringify(message));
+    this.toServer(JSON.stringify(message));
+  }
+
+  /**
+   * A client's message that is not a request, to the server now if it is ready, else held for it
+   * in case a re-attach finds the same process.
+   */
+  private toServer(text: string, sent?: () => void): void {
+    if (this.lifecycle.ready && this.deps.backend.send(text)) sent?.();
+    else this.held.hold(text, sent);
   }
 
   /** The request ended without the server's answer, and the server was told to cancel it. */
@@ -422,10 +442,12 @@ export class Multiplexer {
         this.cancelInBackend(backendId, 'the proxy lost its connection to the server while the request was in flight');
         this.serverRequests.cancellationsDelivered(session);
       }
+      this.held.flush((text) => this.deps.backend.send(text));
       for (const uri of dropped) if (!this.shared.subscribersOf(uri)) this.internalRequest('resources/unsubscribe', { uri }, () => {});
       return;
     }
     this.deps.backend.handshakeDone?.();
+    this.held.discard();
     this.serverRequests.processReplaced();
     this.rootsHint = undefined;
     this.refreshTools();
@@ -436,7 +458,6 @@ export class Multiplexer {
   }
 
   private onBackendDown(reason: string): void {
-    this.serverRequests.backendLost();
     const text = `backend unavailable: ${reason}`;
     const failed = this.pending.takeAll();
     if (failed.length > 0) this.deps.logger.warn('backend lost: failing requests in flight', { reason, requests: failed.length });

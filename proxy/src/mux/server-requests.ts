@@ -16,6 +16,12 @@
  * never silence; the same when no session can answer. The request's id is rewritten to a
  * proxy-unique one and mapped back when the client answers.
  *
+ * A delivered request waits for its client's answer across a lost connection: the process may
+ * live on (a dropped attach) and still wait for it, so the answer is held until a re-attach finds
+ * that process (held.ts). When the process is replaced, or the client takes longer than the
+ * request timeout, the proxy stops waiting and tells the client so with `notifications/cancelled`
+ * (and the server, on a timeout, with an error).
+ *
  * A progress token is evidence even when it cannot be followed: one naming a request in flight of
  * a session unable to answer, or a request that has ended, gets the request refused, never passed
  * on to rules 3 and 4.
@@ -30,7 +36,7 @@
  * cancellation within the grace (MCP asks it to; a server that asks later about work it was told
  * to drop, with no progress token, is routed by rules 3 and 4 again).
  */
-import type { Clock, StreamBackend } from '../backends/types.ts';
+import type { Clock } from '../backends/types.ts';
 import { errorResponse, METHOD_NOT_FOUND, REQUEST_TIMEOUT, BACKEND_UNAVAILABLE, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.ts';
 import type { Logger } from '../log.ts';
 import type { Pending, PendingTable } from './pending.ts';
@@ -59,7 +65,8 @@ interface Route {
 export interface ServerRequestDeps {
   readonly sessions: SessionRegistry;
   readonly pending: PendingTable;
-  readonly backend: StreamBackend;
+  /** Sends to the server, or holds the message for it while it cannot be reached (held.ts). */
+  readonly toServer: (text: string) => void;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly timeoutMs: number;
@@ -152,9 +159,14 @@ export class ServerRequestRouter {
     this.abandonedUntil.set(session, this.deps.clock.now() + CANCEL_GRACE_MS);
   }
 
-  /** A new server process: no work of the old one can still ask anything. */
+  /**
+   * A new server process: no work of the old one can still ask anything, and its questions still
+   * with clients will never be taken: they are withdrawn from those clients.
+   */
   processReplaced(): void {
     this.abandonedUntil.clear();
+    for (const route of this.routes.values()) this.withdraw(route, `the server process that sent ${route.method} was replaced`);
+    this.routes.clear();
   }
 
   /** Sessions whose abandoned requests may still ask something (for tests and diagnostics). */
@@ -173,7 +185,7 @@ export class ServerRequestRouter {
     const backendId = message.id as JsonRpcId;
     if (typeof target === 'string') {
       this.deps.logger.warn('server request not delivered', { method: message.method, reason: target });
-      this.deps.backend.send(errorResponse(backendId, METHOD_NOT_FOUND, target));
+      this.deps.toServer(errorResponse(backendId, METHOD_NOT_FOUND, target));
       return;
     }
     const route: Route = {
@@ -198,7 +210,7 @@ export class ServerRequestRouter {
     }
     this.routes.delete(route.proxyId);
     message.id = route.backendId;
-    this.deps.backend.send(JSON.stringify(message));
+    this.deps.toServer(JSON.stringify(message));
   }
 
   /** The server cancelled one of its requests: tell the client that has it. */
@@ -214,7 +226,12 @@ export class ServerRequestRouter {
 
   private fail(route: Route, code: number, text: string): void {
     this.routes.delete(route.proxyId);
-    this.deps.backend.send(errorResponse(route.backendId, code, text));
+    this.deps.toServer(errorResponse(route.backendId, code, text));
+  }
+
+  /** Tells the client holding `route` that the proxy no longer waits for its answer. */
+  private withdraw(route: Route, reason: string): void {
+    route.session.deliver(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: route.proxyId, reason } }));
   }
 
   sessionEnded(session: Session): void {
@@ -223,14 +240,12 @@ export class ServerRequestRouter {
     }
   }
 
-  /** The backend is gone: its requests died with it. */
-  backendLost(): void {
-    this.routes.clear();
-  }
-
   sweep(now: number): void {
     for (const route of [...this.routes.values()]) {
-      if (route.deadline <= now) this.fail(route, REQUEST_TIMEOUT, `client did not answer ${route.method} in ${this.deps.timeoutMs} ms`);
+      if (route.deadline > now) continue;
+      const text = `client did not answer ${route.method} in ${this.deps.timeoutMs} ms`;
+      this.withdraw(route, text);
+      this.fail(route, REQUEST_TIMEOUT, text);
     }
     this.expire(now);
   }
