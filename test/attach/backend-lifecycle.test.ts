@@ -221,6 +221,26 @@ describe('attach backend lifecycle', () => {
     }
   });
 
+  test('a pod unchanged for longer than the watch window: the watch resumes from now, and a restart is seen at once', async () => {
+    const h = await setUp();
+    await h.start();
+    // GIVEN the rest of the cluster moved the apiserver's watch window past this pod's last change
+    env.kube!.faults.churn(1_100);
+    // WHEN the apiserver ends the watch (its timeout) and the backend resumes it from what it saw last
+    expect(env.kube!.faults.endWatches()).toBe(1);
+    await waitFor(() => env.kube!.goneWatches() === 1, 5_000, 'the resumed watch refused (410 Gone)');
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // THEN one 410 is all it takes: the pod is read again and watched from now, not from its own
+    // (still too old) resourceVersion again, which would only poll the pod with growing delays
+    expect(env.kube!.goneWatches()).toBe(1);
+    expect(env.kube!.openWatches()).toBe(1);
+    // AND a container restart is seen through the watch: the process after it is a new one
+    const before = h.statuses.length;
+    await env.kube!.faults.killContainer();
+    const up = await h.waitForStatus(isNewProcessUp, before);
+    expect(up.detail).toContain('restartCount 1');
+  });
+
   test('a named pod needs only get and watch, limited by resourceNames (watched with a fieldSelector)', async () => {
     const h = await setUp({ resourceNamesOnly: true });
     env.kube!.faults.forbid('list', 'pods');

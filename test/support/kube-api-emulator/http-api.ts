@@ -34,6 +34,8 @@ export interface ApiContext {
   readonly attach: AttachEndpoint;
   /** Open watch responses, for `faults.endWatches`. */
   readonly watches: Set<ServerResponse>;
+  /** Watches refused with 410 Gone so far (their resourceVersion had left the history). */
+  gone: number;
   findPod(namespace: string, name: string): EmulatedPod | undefined;
 }
 
@@ -100,6 +102,7 @@ function serveWatch(
     else if (before) write({ type: 'DELETED', object: event.object });
   });
   if (!unsubscribe) {
+    ctx.gone += 1;
     write({ type: 'ERROR', object: failureStatus(410, 'Expired', `too old resource version: ${from}`) });
     res.end();
     return;

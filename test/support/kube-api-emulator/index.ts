@@ -17,6 +17,7 @@
  *   kube.faults.setProtocols(['v4']);                     // a server without v5.channel.k8s.io
  *   kube.faults.setToken('new-token');                    // a rotated token: only the new one is accepted
  *   kube.faults.endWatches();                             // every watch ends, as at the apiserver's watch timeout
+ *   kube.faults.churn(1_100);                             // the rest of the cluster moves the watch window on
  *   kube.initializeCount();                               // `initialize` requests that reached the process's stdin
  *   await kube.stop();
  *
@@ -107,6 +108,8 @@ export interface KubeApiEmulator {
   attachSessions(): readonly AttachSession[];
   /** Pod watches open now. */
   openWatches(): number;
+  /** Watches refused so far with 410 Gone (a resourceVersion older than the watch window). */
+  goneWatches(): number;
   /** Subprotocol of every upgrade so far. */
   negotiatedProtocols(): readonly ChannelProtocol[];
   /** `initialize` requests that reached any process's stdin, over all pods and restarts. */
@@ -130,6 +133,11 @@ export interface KubeApiEmulator {
     setToken(token: string): void;
     /** Ends every open watch normally, as the apiserver does when a watch's timeout is up; returns how many. */
     endWatches(): number;
+    /**
+     * Pods elsewhere in the cluster change `events` times; past the watch window (1,000 events) a
+     * watch from a resourceVersion older than that gets 410 Gone, as on a busy cluster.
+     */
+    churn(events: number): void;
   };
   stop(): Promise<void>;
 }
@@ -164,7 +172,7 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
     resourceNames: () => (options.resourceNamesOnly ? [current().spec.name] : undefined),
   };
   const ctx: ApiContext = {
-    store, policy, attach, watches: new Set(),
+    store, policy, attach, watches: new Set(), gone: 0,
     findPod: (ns, name) => [...pods].reverse().find((p) => p.spec.namespace === ns && p.spec.name === name && p.object),
   };
   const dir = await mkdtemp(join(tmpdir(), 'kube-api-emulator-'));
@@ -200,6 +208,7 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
     },
     attachSessions: () => attach.open,
     openWatches: () => ctx.watches.size,
+    goneWatches: () => ctx.gone,
     negotiatedProtocols: () => attach.negotiated,
     initializeCount: () => pods.flatMap((p) => p.processes).reduce((sum, p) => sum + p.initializeCount, 0),
     faults: {
@@ -237,6 +246,7 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
         for (const res of open) res.end();
         return open.length;
       },
+      churn: (events) => store.churn(events),
     },
     stop: async () => {
       attach.closeAll();

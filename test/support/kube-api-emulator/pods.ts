@@ -127,6 +127,17 @@ export class PodStore {
   }
 
   /**
+   * Pods elsewhere in the cluster change `events` times. Resource versions are cluster-wide and
+   * the history is a window of the latest events, as an apiserver's watch cache is: afterwards a
+   * pod that has not changed meanwhile carries a resourceVersion a watch can no longer start from.
+   */
+  churn(events: number): void {
+    const [namespace, name] = ['kube-system', 'churn'];
+    if (!this.get(namespace, name)) this.create(namespace, name, {}, 'churn', 'emulated/churn');
+    for (let i = 0; i < events; i++) this.update(namespace, name, {});
+  }
+
+  /**
    * Subscribes to events after `fromVersion` (as a watch with `resourceVersion` does). Returns
    * `undefined` when that version has left the history: the apiserver answers 410 Gone.
    */

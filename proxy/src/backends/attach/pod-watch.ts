@@ -1,7 +1,7 @@
 /**
  * Keeps the MCP pod's status current with the library's `ListWatch` (list, then watch from the
  * list's resourceVersion, resume after a dropped watch, re-list after 410 Gone). A named pod is
- * read with GET and watched with `fieldSelector=metadata.name=<pod>`: RBAC limited by
+ * read with GET and watched with `fieldSelector=metadata.name=<pod>` from now: RBAC limited by
  * `resourceNames` refuses a watch of the whole namespace (403), and needs no `list` this way.
  *
  * `ListWatch` stops for good on any other error; this class restarts it with backoff, because
@@ -120,14 +120,19 @@ class SettledWatch extends Watch {
 
 /**
  * The "list" of a named pod is a GET of it: RBAC then needs only `get` and `watch` on that one pod
- * (`resourceNames`), no `list`. The watch resumes from the pod's own resourceVersion. A missing
- * pod is an empty list; the watch (without a resourceVersion) then reports it when it appears.
+ * (`resourceNames`), no `list`. The watch that follows starts from now (no resourceVersion: the
+ * apiserver first sends the pod as it is, then its changes), never from the pod's own
+ * resourceVersion: that is as old as the pod's last change, and the apiserver keeps only a short
+ * window of the cluster's pod events, so a watch from it is refused with 410 Gone once the pod has
+ * been stable for a while, and again after every re-read (`ListWatch` would then only poll the
+ * pod, with delays growing to 30 s, and miss restarts meanwhile). A missing pod is an empty list;
+ * the watch reports it when it appears.
  */
 function getAsList(core: CoreV1Api, namespace: string, name: string): () => Promise<V1PodList> {
   return async () => {
     try {
       const pod = await core.readNamespacedPod({ namespace, name });
-      return { apiVersion: 'v1', kind: 'PodList', metadata: { resourceVersion: pod.metadata?.resourceVersion ?? '' }, items: [pod] };
+      return { apiVersion: 'v1', kind: 'PodList', metadata: { resourceVersion: '' }, items: [pod] };
     } catch (error) {
       if ((error as { code?: unknown }).code === 404) return { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: [] };
       throw error;
