@@ -45,9 +45,9 @@ export function classify(value: unknown): MessageKind | string {
   const msg = value as Record<string, unknown>;
   if (msg.jsonrpc !== '2.0') return 'a JSON-RPC message needs "jsonrpc": "2.0"';
   if (typeof msg.method === 'string') {
-    if (msg.params !== undefined && (typeof msg.params !== 'object' || msg.params === null || Array.isArray(msg.params))) {
-      return '"params" must be an object';
-    }
+    if (msg.params !== undefined && !isPlainObject(msg.params)) return '"params" must be an object';
+    const meta = (msg.params as Record<string, unknown> | undefined)?._meta;
+    if (meta !== undefined && !isPlainObject(meta)) return '"params._meta" must be an object';
     if (!('id' in msg)) return 'notification';
     if (!isValidId(msg.id)) return `"id" must be a string or an integer within ±(2^53 − 1), not ${JSON.stringify(msg.id)}`;
     return 'request';
@@ -58,6 +58,10 @@ export function classify(value: unknown): MessageKind | string {
     return 'response';
   }
   return 'a JSON-RPC message needs "method" (request, notification) or exactly one of "result" and "error" (response)';
+}
+
+function isPlainObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): string {

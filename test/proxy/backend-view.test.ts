@@ -82,6 +82,18 @@ describe('what reaches the backend', () => {
     }
   });
 
+  it.each([
+    ['a non-string method', '{"jsonrpc":"2.0","method":null}'],
+    ['a request with positional params', '{"jsonrpc":"2.0","id":"q","method":"roots/list","params":[1]}'],
+    ['a notification with a non-object _meta', '{"jsonrpc":"2.0","method":"notifications/progress","params":{"_meta":7}}'],
+  ])('drops a message from the server that is not valid JSON-RPC (%s) and keeps serving', async (_, line) => {
+    const session = await rawSession(proxy.mcpUrl);
+    const reply = await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'write', arguments: { line } } });
+    expect(reply.json().result.content[0].text).toContain('echo:');
+    const after = await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { n: 2 } } });
+    expect(after.json().result.content[0].text).toBe('echo: {"n":2}');
+  });
+
   it('cancels the requests of a session that is deleted', async () => {
     const session = await rawSession(proxy.mcpUrl);
     const pending = rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 'x', method: 'tools/call', params: { name: 'hang' } });

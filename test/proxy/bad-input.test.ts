@@ -39,6 +39,7 @@ describe('bad input', () => {
     ['the wrong jsonrpc version', '{"jsonrpc":"1.0","id":1,"method":"ping"}'],
     ['a non-string method', '{"jsonrpc":"2.0","id":1,"method":7}'],
     ['positional params', '{"jsonrpc":"2.0","id":1,"method":"ping","params":[1,2]}'],
+    ['a _meta that is not an object', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":null}}'],
     ['neither method nor result', '{"jsonrpc":"2.0","id":1}'],
     ['both result and error', '{"jsonrpc":"2.0","id":1,"result":{},"error":{"code":1,"message":"x"}}'],
   ])('rejects valid JSON that is not JSON-RPC (%s) with 400 and -32600', async (_, body) => {
@@ -218,5 +219,30 @@ describe('bad input', () => {
 
   it('answers unknown paths with 404', async () => {
     expect((await raw(`${proxy.proxy.url}/nope`)).status).toBe(404);
+  });
+});
+
+describe('bad input at the default body limit', () => {
+  let proxy: TestProxy;
+  beforeAll(async () => {
+    proxy = await startTestProxy(spawnBackend);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  it('refuses a request that would grow past the stdio line limit once serialized again, and the server lives on', async () => {
+    // 4 MB of `9e20` is 17 MB once written again (`900000000000000000000`): over the 10 MiB line
+    // that MCP SDK stdio servers exit on, though the body is within limits.maxBodyBytes.
+    const numbers = new Array(800_000).fill('9e20').join(',');
+    const body = `{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"echo","arguments":{"message":"x","pad":[${numbers}]}}}`;
+    expect(body.length).toBeLessThan(4 * 1024 * 1024);
+    const session = await rawSession(proxy.mcpUrl);
+    const reply = await raw(proxy.mcpUrl, { method: 'POST', headers: { ...MCP_HEADERS, 'mcp-session-id': session }, body });
+    expect(reply.json()).toMatchObject({ id: 'big', error: { code: -32600, message: expect.stringMatching(/^request cannot be forwarded: it is \d+ bytes once serialized for the server, over the 10485760-byte line/) } });
+    expect(proxy.proxy.mux!.inFlight).toBe(0);
+    expect(proxy.proxy.mux!.lifecycle.state).toBe('ready');
+    const echo = await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { message: 'after' } } });
+    expect(echo.json().result.content[0].text).toBe('Echo: after');
   });
 });

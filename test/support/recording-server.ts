@@ -8,7 +8,8 @@
  * `_meta`, then answers with the sampled text), `answerThenAsk` (answers at once, then after
  * `arguments.ms` asks for sampling with the ended call's progress token, as a confused server might),
  * `askWithToken` (like `ask`, with `arguments.token` as the progress token: one of the server's own),
- * `askRoots` (sends `roots/list`, then answers with the roots it got).
+ * `askRoots` (sends `roots/list`, then answers with the roots it got), `write` (writes
+ * `arguments.line` to stdout as it is, then answers).
  */
 import { appendFileSync } from 'node:fs';
 
@@ -32,10 +33,11 @@ const handle = (message: any): void => {
     case 'initialize':
       return send({ jsonrpc: '2.0', id: message.id, result: { protocolVersion: message.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'recorder', version: '1' } } });
     case 'tools/list':
-      return send({ jsonrpc: '2.0', id: message.id, result: { tools: ['echo', 'hang', 'wait', 'ask', 'askWithToken', 'answerThenAsk', 'askRoots'].map((name) => ({ name, inputSchema: { type: 'object' } })) } });
+      return send({ jsonrpc: '2.0', id: message.id, result: { tools: ['echo', 'hang', 'wait', 'ask', 'askWithToken', 'answerThenAsk', 'askRoots', 'write'].map((name) => ({ name, inputSchema: { type: 'object' } })) } });
     case 'tools/call': {
       const name = message.params?.name;
       if (name === 'hang') return;
+      if (name === 'write') process.stdout.write(String(message.params?.arguments?.line) + '\n');
       if (name === 'answerThenAsk') {
         send({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: 'answered' }] } });
         setTimeout(() => send({

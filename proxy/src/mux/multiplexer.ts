@@ -16,9 +16,9 @@
  * its client, or cancelled because its session ended.
  */
 import type { Clock, StreamBackend } from '../backends/types.ts';
-import type { ResolvedProxyConfig } from '../config-validate.ts';
+import { STDIO_LINE_LIMIT_BYTES, type ResolvedProxyConfig } from '../config-validate.ts';
 import {
-  trailingId, BACKEND_UNAVAILABLE, INVALID_REQUEST, REQUEST_CANCELLED, REQUEST_TIMEOUT, errorResponse, isValidId, resultResponse,
+  classify, trailingId, BACKEND_UNAVAILABLE, INVALID_REQUEST, REQUEST_CANCELLED, REQUEST_TIMEOUT, errorResponse, isValidId, resultResponse,
   type JsonRpcId, type JsonRpcMessage, type MessageKind,
 } from '../jsonrpc.ts';
 import type { Logger } from '../log.ts';
@@ -57,6 +57,18 @@ const ROOTS_HINT_MS = 5_000;
  */
 const RESEND_CANCELS_WITHIN_MS = 60_000;
 const MAX_RECENT_CANCELS = 10_000;
+
+/**
+ * Why `line` must not reach the server's stdin, if it must not. The body limit keeps what a client
+ * sends below the line MCP SDK stdio servers exit on, but serializing a message again can make it
+ * longer (`9e20` is written `900000000000000000000`).
+ */
+function overLineLimit(line: string): string | undefined {
+  if (line.length * 3 < STDIO_LINE_LIMIT_BYTES) return undefined;
+  const bytes = Buffer.byteLength(line);
+  return bytes < STDIO_LINE_LIMIT_BYTES ? undefined
+    : `it is ${bytes} bytes once serialized for the server, over the ${STDIO_LINE_LIMIT_BYTES}-byte line that stdio servers accept`;
+}
 
 export class Multiplexer {
   readonly sessions: SessionRegistry;
@@ -129,7 +141,14 @@ export class Multiplexer {
   }
 
   start(): void {
-    this.deps.backend.onMessage((line) => this.onBackendLine(line));
+    this.deps.backend.onMessage((line) => {
+      try {
+        this.onBackendLine(line);
+      } catch (error) {
+        // One message must never take every session down with the process.
+        this.deps.logger.error('failed to handle a message from the backend: dropped', { error: error as Error, line: line.slice(0, 200) });
+      }
+    });
     this.deps.backend.onStatus((status) => this.lifecycle.onStatus(status));
     this.deps.backend.start();
   }
@@ -254,6 +273,8 @@ export class Multiplexer {
       // JSON.parse takes nesting that JSON.stringify cannot write back (a RangeError past V8's stack).
       return this.fail(pending, INVALID_REQUEST, 'request cannot be forwarded: it is nested too deeply to serialize', 'error');
     }
+    const tooLong = overLineLimit(line);
+    if (tooLong) return this.fail(pending, INVALID_REQUEST, `request cannot be forwarded: ${tooLong}`, 'error');
     if (!this.deps.backend.send(line)) {
       this.fail(pending, BACKEND_UNAVAILABLE, `backend unavailable: ${this.lifecycle.reason || 'not connected'}`, 'error');
     }
@@ -286,6 +307,11 @@ export class Multiplexer {
    * in case a re-attach finds the same process.
    */
   private toServer(text: string, sent?: () => void): void {
+    const tooLong = overLineLimit(text);
+    if (tooLong) {
+      this.deps.logger.warn('client message not forwarded to the server', { reason: tooLong, message: text.slice(0, 200) });
+      return;
+    }
     if (this.lifecycle.ready && this.deps.backend.send(text)) sent?.();
     else this.held.hold(text, sent);
   }
@@ -393,7 +419,11 @@ export class Multiplexer {
   }
 
   private onBackendMessage(value: unknown): void {
-    if (typeof value !== 'object' || value === null) return;
+    const kind = classify(value);
+    if (kind !== 'request' && kind !== 'notification' && kind !== 'response') {
+      this.deps.logger.warn('backend wrote a message that is not valid JSON-RPC: dropped', { problem: kind, message: JSON.stringify(value).slice(0, 200) });
+      return;
+    }
     const message = value as JsonRpcMessage;
     if (message.method === undefined) {
       const pending = this.pending.get(message.id);
