@@ -333,6 +333,27 @@ describe('proxy over the attach backend', () => {
     expect(s.kube.pod().object!.status.containerStatuses[0]!.restartCount).toBe(1);
   });
 
+  test('requests waiting for the backend count toward maxInFlight one by one, a batch by its size', async () => {
+    const s = await start({}, {}, { limits: { maxInFlight: 10, backendWaitMs: 10_000 } });
+    await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
+    const session = await rawSession(s.handle.mcpUrl, '2025-03-26');
+    const batch = (n: number): unknown[] => Array.from({ length: 8 }, (_, i) => (
+      { jsonrpc: '2.0', id: `${n}-${i}`, method: 'tools/call', params: { name: 'echo', arguments: { message: `${n}-${i}` } } }));
+    // GIVEN a batch of 8 waiting for the backend
+    const outage = await detach(s);
+    const first = rawPost(s.handle.mcpUrl, session, batch(1));
+    await waitFor(() => s.proxy.mux!.lifecycle.waiting === 8, 5_000, 'the first batch waiting');
+    // WHEN another batch of 8 comes: 16 would be over 10
+    const second = await rawPost(s.handle.mcpUrl, session, batch(2));
+    // THEN it is refused at once, and the first is answered once the backend is back
+    expect(second.status).toBe(503);
+    expect(second.json().error.message).toContain('limits.maxInFlight 10');
+    await outage.allow();
+    const reply = await first;
+    expect(reply.status).toBe(200);
+    expect(reply.json()).toHaveLength(8);
+  });
+
   test('fails readiness on a 403 and logs the missing verb and resource', async () => {
     const s = await start({}, {}, { limits: { backendWaitMs: 300 } }, (kube) => kube.faults.forbid('get', 'pods/attach'));
     await waitFor(() => s.logs.some((l) => l.msg === 'attach forbidden: missing permission'), 10_000, 'the 403 log line');

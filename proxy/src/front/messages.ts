@@ -92,13 +92,19 @@ export async function admit(ctx: FrontContext, res: ServerResponse, requests: nu
   const method = methodLabel(rawMethod);
   if (!mux.hasCapacity(requests)) {
     ctx.telemetry.request(method, 'rejected', transport, 0, undefined);
-    sendError(res, 503, PROXY_OVERLOADED, `too many requests in flight (limits.maxInFlight ${ctx.config.limits.maxInFlight}); retry later`, null, { 'retry-after': '1' });
+    overloaded(ctx, res);
     return false;
   }
   if (mux.lifecycle.ready) return true;
-  const ready = await mux.lifecycle.waitReady(ctx.config.limits.backendWaitMs);
-  if (ready) return true;
+  const ready = await mux.lifecycle.waitReady(ctx.config.limits.backendWaitMs, requests);
+  // Those that waited with it may have taken the room meanwhile.
+  if (ready && mux.hasCapacity(requests)) return true;
   ctx.telemetry.request(method, 'rejected', transport, 0, undefined);
-  sendError(res, 503, BACKEND_UNAVAILABLE, `backend not ready: ${mux.lifecycle.reason}`, null, { 'retry-after': '5' });
+  if (ready) overloaded(ctx, res);
+  else sendError(res, 503, BACKEND_UNAVAILABLE, `backend not ready: ${mux.lifecycle.reason}`, null, { 'retry-after': '5' });
   return false;
+}
+
+function overloaded(ctx: FrontContext, res: ServerResponse): void {
+  sendError(res, 503, PROXY_OVERLOADED, `too many requests in flight (limits.maxInFlight ${ctx.config.limits.maxInFlight}); retry later`, null, { 'retry-after': '1' });
 }

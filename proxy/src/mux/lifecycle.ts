@@ -43,6 +43,8 @@ export interface LifecycleDeps {
 
 interface Waiter {
   readonly deadline: number;
+  /** Client requests that wait with it (a batch has several). */
+  readonly requests: number;
   readonly resolve: (ready: boolean) => void;
 }
 
@@ -149,15 +151,21 @@ export class BackendLifecycle {
     for (const waiter of waiters) waiter.resolve(true);
   }
 
-  /** Resolves true once ready, false when `timeoutMs` passes first (checked by the sweep). */
-  waitReady(timeoutMs: number): Promise<boolean> {
+  /**
+   * Resolves true once ready, false when `timeoutMs` passes first (checked by the sweep).
+   * `requests`: the client requests that wait with this call, counted by `waiting`.
+   */
+  waitReady(timeoutMs: number, requests = 0): Promise<boolean> {
     if (this.state === 'ready') return Promise.resolve(true);
     if (this.state === 'stopped' || timeoutMs <= 0) return Promise.resolve(false);
-    return new Promise((resolve) => this.waiters.push({ deadline: this.deps.clock.now() + timeoutMs, resolve }));
+    return new Promise((resolve) => this.waiters.push({ deadline: this.deps.clock.now() + timeoutMs, requests, resolve }));
   }
 
+  /** Client requests waiting for readiness. */
   get waiting(): number {
-    return this.waiters.length;
+    let requests = 0;
+    for (const waiter of this.waiters) requests += waiter.requests;
+    return requests;
   }
 
   sweep(now: number): void {
