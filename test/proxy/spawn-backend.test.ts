@@ -105,6 +105,25 @@ describe('spawn backend', () => {
     await waitFor(() => groupMembers(pgid).length === 0, 5_000, 'orphaned sleep killed');
   });
 
+  it('delivers everything the server wrote before it exited, then reports it down', async () => {
+    // 2,000 lines (400 KB) written at once, then exit: the last 64 KiB or so are still in the pipe
+    // when the exit is reported. Answers among them are work the server did.
+    // (writeSync: process.stdout.write to a pipe may still be queued in the child at its exit.)
+    const script = "for (let n = 0; n < 2000; n++) require('node:fs').writeSync(1, JSON.stringify({ n, pad: 'x'.repeat(200) }) + '\\n'); process.exit(0);";
+    const { backend, messages, statuses } = backendFor(process.execPath, ['-e', script], [], 60_000);
+    stop = () => backend.stop();
+    let deliveredAtDown = -1;
+    backend.onStatus((status) => {
+      statuses.push(status);
+      if (status.state === 'down' && deliveredAtDown < 0) deliveredAtDown = messages.length;
+    });
+    backend.start();
+    await waitFor(() => deliveredAtDown >= 0, 5_000, 'down');
+    expect(deliveredAtDown).toBe(2000);
+    expect(JSON.parse(messages.at(-1)!)).toMatchObject({ n: 1999 });
+    expect(statuses.find((status) => status.state === 'down')).toMatchObject({ reason: 'child exited with code 0' });
+  });
+
   it('reports a command that cannot start', async () => {
     const { backend, statuses } = backendFor('/nonexistent/mcp-server', []);
     stop = () => backend.stop();
