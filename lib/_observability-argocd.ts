@@ -42,8 +42,9 @@ function restoreNulls(app: Application, base: string, value: unknown): void {
 
 /**
  * The Application for one release. kube-prometheus-stack carries CRDs too large for the
- * last-applied annotation of a client-side apply, hence ServerSideApply; it also syncs first (wave -1)
- * so its CRDs exist before anything that uses them.
+ * last-applied annotation of a client-side apply, hence ServerSideApply. Its sync wave (-1) orders
+ * it before the others only where one parent Application syncs them all (app of apps); Argo CD
+ * does not wait for a child Application to be healthy, so it orders the applies, not their outcome.
  */
 export function helmApplication(scope: Construct, id: string, release: HelmReleaseSpec, argo: ArgoCdSettings,
   options: { readonly serverSideApply: boolean; readonly syncWave: number }): Application {
