@@ -215,14 +215,11 @@ describe('proxy over the attach backend', () => {
     expect((await rawPost(s.handle.mcpUrl, session, { jsonrpc: '2.0', id: 1, method: 'resources/subscribe', params: { uri: 'test://a' } })).status).toBe(200);
     await waitFor(() => got('resources/subscribe') === 1, 5_000, 'subscribed');
     // WHEN the connection drops and stays down (403) while the only subscriber's session ends
-    s.kube.faults.forbid('get', 'pods/attach');
-    s.kube.faults.dropAttachments();
-    await waitFor(() => !s.proxy.ready(), 5_000, 'down');
+    const outage = await detach(s);
     expect((await raw(s.handle.mcpUrl, { method: 'DELETE', headers: { ...MCP_HEADERS, 'mcp-session-id': session } })).status).toBe(200);
-    s.kube.faults.allow('get', 'pods/attach');
     // THEN the re-attach to the same process unsubscribes it
-    await waitFor(() => s.proxy.ready(), 10_000, 're-attached');
-    await waitFor(() => s.logs.some((l) => l.msg === 'server stderr' && l.stderr === 'got resources/unsubscribe test://a'), 5_000, 'unsubscribed');
+    await outage.allow();
+    await waitFor(() => stderrCount(s, 'got resources/unsubscribe test://a') > 0, 5_000, 'unsubscribed');
     expect(s.kube.pod().processes).toHaveLength(1);
     expect(got('initialize')).toBe(1);
   });
@@ -235,7 +232,7 @@ describe('proxy over the attach backend', () => {
     await waitFor(() => s.proxy.mux!.inFlight === 1, 5_000, 'the call in flight');
     s.kube.faults.dropAttachments();
     expect((await call).json().error.message).toMatch(/attach connection lost/);
-    await waitFor(() => s.logs.some((l) => l.msg === 'server stderr' && l.stderr === 'got notifications/cancelled '), 10_000, 'the cancellation');
+    await waitFor(() => stderrCount(s, 'got notifications/cancelled ') > 0, 10_000, 'the cancellation');
     expect(s.kube.pod().processes).toHaveLength(1);
   });
 
@@ -246,15 +243,14 @@ describe('proxy over the attach backend', () => {
     const call = rawPost(s.handle.mcpUrl, session, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'hang', arguments: {} } });
     await waitFor(() => s.proxy.mux!.inFlight === 1, 5_000, 'the call in flight');
     // WHEN the connection drops and stays down for longer than the request timeout
-    s.kube.faults.forbid('get', 'pods/attach');
-    s.kube.faults.dropAttachments();
+    const outage = await detach(s);
     expect((await call).json().error.message).toMatch(/attach connection lost/);
     await new Promise((resolve) => setTimeout(resolve, 900));
     // THEN the live process may still be working on the call: its session still counts
     expect(s.proxy.mux!.abandonedSessions).toBe(1);
     // AND the re-attach tells the process to cancel it; only the grace is left
-    s.kube.faults.allow('get', 'pods/attach');
-    await waitFor(() => s.logs.some((l) => l.msg === 'server stderr' && l.stderr === 'got notifications/cancelled '), 10_000, 'the cancellation');
+    await outage.allow();
+    await waitFor(() => stderrCount(s, 'got notifications/cancelled ') > 0, 10_000, 'the cancellation');
     expect(s.proxy.mux!.abandonedSessions).toBe(1);
   });
 
@@ -263,7 +259,7 @@ describe('proxy over the attach backend', () => {
     const s = await start({ command: reportsMethods() }, { idleProbeMs: 1_000 }, { limits: { requestTimeoutMs: 300 } });
     await waitFor(() => s.proxy.ready(), 15_000, 'proxy ready');
     const session = await rawSession(s.handle.mcpUrl);
-    const cancelled = (): number => s.logs.filter((l) => l.msg === 'server stderr' && l.stderr === 'got notifications/cancelled ').length;
+    const cancelled = (): number => stderrCount(s, 'got notifications/cancelled ');
     // GIVEN the connection half-open (nothing passes, nothing is closed) while a call runs
     const call = rawPost(s.handle.mcpUrl, session, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'hang', arguments: {} } });
     await waitFor(() => s.proxy.mux!.inFlight === 1, 5_000, 'the call in flight');
