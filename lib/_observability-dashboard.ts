@@ -84,6 +84,12 @@ export function dashboardPanels(): DashboardPanel[] {
       ],
     },
     {
+      title: 'Stdin backlog',
+      unit: 'bytes',
+      description: "Bytes sent toward the stdio server's stdin that it has not taken yet; at limits.maxStdinBacklogBytes the proxy refuses new requests and reports not ready",
+      targets: [{ expr: gaugeSum(METRICS.stdinBacklog, [], sel), legendFormat: legend() }],
+    },
+    {
       title: 'Backend up',
       unit: 'short',
       description: '1 = attached and MCP handshake done',

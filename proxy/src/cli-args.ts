@@ -24,6 +24,7 @@ Flags (each overrides the config file):
   --max-sessions N                live sessions at most, else 503 (default 10000)
   --session-idle-timeout-ms N     idle session expiry (default 1800000)
   --max-in-flight N               requests in flight to the backend at most, else 503 (default 4096)
+  --max-stdin-backlog-bytes N     bytes waiting for the server's stdin before new requests get 503 (default 16777216)
   --backend-wait-ms N             how long a request waits for a backend that is not ready (default 10000)
   --shutdown-grace-ms N           SIGTERM drain period (default 20000)
   --allowed-host HOST             allowed Host header (repeatable; replaces the defaults)
@@ -46,6 +47,7 @@ const OPTIONS = {
   'max-sessions': { type: 'string' },
   'session-idle-timeout-ms': { type: 'string' },
   'max-in-flight': { type: 'string' },
+  'max-stdin-backlog-bytes': { type: 'string' },
   'backend-wait-ms': { type: 'string' },
   'shutdown-grace-ms': { type: 'string' },
   'allowed-host': { type: 'string', multiple: true },
@@ -101,6 +103,7 @@ export function configFromArgs(argv: readonly string[]): { config: ProxyConfig; 
       maxSessions: num(values['max-sessions']),
       sessionIdleTimeoutMs: num(values['session-idle-timeout-ms']),
       maxInFlight: num(values['max-in-flight']),
+      maxStdinBacklogBytes: num(values['max-stdin-backlog-bytes']),
       backendWaitMs: num(values['backend-wait-ms']),
       shutdownGraceMs: num(values['shutdown-grace-ms']),
     }),

@@ -232,7 +232,7 @@ export function validateProxyConfig(doc: unknown): ResolvedProxyConfig {
     r.fail('listen.metricsPort', listen.metricsPort, `a port other than listen.port (${listen.port})`);
   }
 
-  const limitsDoc = r.object('limits', root.limits, ['maxBodyBytes', 'requestTimeoutMs', 'maxSessions', 'sessionIdleTimeoutMs', 'maxInFlight', 'backendWaitMs', 'shutdownGraceMs']) ?? {};
+  const limitsDoc = r.object('limits', root.limits, ['maxBodyBytes', 'requestTimeoutMs', 'maxSessions', 'sessionIdleTimeoutMs', 'maxInFlight', 'maxStdinBacklogBytes', 'backendWaitMs', 'shutdownGraceMs']) ?? {};
   // Headroom below the stdio line limit: the forwarded line is the body plus a rewritten id and, with
   // tracing, a traceparent.
   const bodyCap = backend.type === 'http' ? 1024 * 1024 * 1024 : STDIO_LINE_LIMIT_BYTES - 64 * 1024;
@@ -242,6 +242,7 @@ export function validateProxyConfig(doc: unknown): ResolvedProxyConfig {
     maxSessions: r.int('limits.maxSessions', limitsDoc.maxSessions, 1, 10_000_000, 10_000),
     sessionIdleTimeoutMs: r.int('limits.sessionIdleTimeoutMs', limitsDoc.sessionIdleTimeoutMs, 1, 604_800_000, 1_800_000),
     maxInFlight: r.int('limits.maxInFlight', limitsDoc.maxInFlight, 1, 1_000_000, 4096),
+    maxStdinBacklogBytes: r.int('limits.maxStdinBacklogBytes', limitsDoc.maxStdinBacklogBytes, 65_536, 1024 * 1024 * 1024, 16 * 1024 * 1024),
     backendWaitMs: r.int('limits.backendWaitMs', limitsDoc.backendWaitMs, 0, 3_600_000, 10_000),
     shutdownGraceMs: r.int('limits.shutdownGraceMs', limitsDoc.shutdownGraceMs, 0, 3_600_000, 20_000),
   };

@@ -92,6 +92,14 @@ export interface LimitsConfig {
   readonly sessionIdleTimeoutMs?: number;
   /** Requests in flight to the backend at most; beyond it 503 with `Retry-After`. @default 4096 */
   readonly maxInFlight?: number;
+  /**
+   * Bytes sent toward the server's stdin and not yet taken by it (what the proxy holds; the kernel and,
+   * for attach, the API server hold some more). At this many, a server that stopped reading is
+   * presumed stuck: new requests get 503 with `Retry-After` and `/readyz` fails until the backlog is
+   * under half; notifications and answers to the server's requests are still taken up to twice it.
+   * @default 16777216
+   */
+  readonly maxStdinBacklogBytes?: number;
   /** While the backend is not ready, a new request waits this long for recovery before 503. @default 10000 */
   readonly backendWaitMs?: number;
   /** On SIGTERM, in-flight requests get this long to finish before the proxy closes. @default 20000 */

@@ -133,6 +133,7 @@ export async function startProxy(input: ProxyConfig, deps: ProxyDeps = {}): Prom
     sessions: (transport) => mux.sessions.count(transport),
     inFlight: () => mux.inFlight,
     backendUp: () => mux.lifecycle.ready,
+    stdinBacklog: () => mux.stdinBacklog,
   });
   const front = createFront(ctx);
 

@@ -28,7 +28,7 @@ describe('validateProxyConfig', () => {
       server: 'fetch',
       backend: { type: 'spawn', command: 'node', args: ['server.js'], env: {}, restart: { initialDelayMs: 250, maxDelayMs: 10_000 } },
       listen: { host: '0.0.0.0', port: 8080, metricsHost: '0.0.0.0', metricsPort: 9464 },
-      limits: { maxBodyBytes: 4_194_304, requestTimeoutMs: 60_000, maxSessions: 10_000, sessionIdleTimeoutMs: 1_800_000, maxInFlight: 4096, backendWaitMs: 10_000, shutdownGraceMs: 20_000 },
+      limits: { maxBodyBytes: 4_194_304, requestTimeoutMs: 60_000, maxSessions: 10_000, sessionIdleTimeoutMs: 1_800_000, maxInFlight: 4096, maxStdinBacklogBytes: 16_777_216, backendWaitMs: 10_000, shutdownGraceMs: 20_000 },
       security: { allowedOrigins: [], allowedHosts: DEFAULT_ALLOWED_HOSTS },
       telemetry: { serviceName: 'fetch' },
       logging: { level: 'info' },
@@ -65,6 +65,7 @@ describe('validateProxyConfig', () => {
     [{ server: 'fetch', backend: spawnBackend, logging: { level: 'trace' } }, 'logging.level: "trace" is not allowed: expected one of "debug", "info", "warn", "error"'],
     [{ server: 'fetch', backend: spawnBackend, security: { allowedHosts: 'localhost' } }, 'security.allowedHosts: "localhost" is not allowed: expected an array of non-empty strings'],
     [{ server: 'fetch', backend: spawnBackend, listen: { port: 9000, metricsPort: 9000 } }, 'listen.metricsPort: 9000 is not allowed: expected a port other than listen.port'],
+    [{ server: 'fetch', backend: spawnBackend, limits: { maxStdinBacklogBytes: 4096 } }, 'limits.maxStdinBacklogBytes: 4096 is not allowed'],
   ])('fails on %j naming the field, the value and what is allowed', (doc, message) => {
     expect(problemsOf(doc).join('\n')).toContain(message);
   });
@@ -80,12 +81,12 @@ describe('validateProxyConfig', () => {
 
 describe('CLI flags', () => {
   it('spawns the command after -- with flags as config', () => {
-    const { config } = configFromArgs(['--port', '9090', '--max-in-flight', '64', '--allowed-host', 'example.com', '--', 'npx', '-y', 'server', '--flag']);
+    const { config } = configFromArgs(['--port', '9090', '--max-in-flight', '64', '--max-stdin-backlog-bytes', '1048576', '--allowed-host', 'example.com', '--', 'npx', '-y', 'server', '--flag']);
     expect(config).toEqual({
       server: 'mcp',
       backend: { type: 'spawn', command: 'npx', args: ['-y', 'server', '--flag'] },
       listen: { port: 9090 },
-      limits: { maxInFlight: 64 },
+      limits: { maxInFlight: 64, maxStdinBacklogBytes: 1_048_576 },
       security: { allowedHosts: ['example.com'] },
     });
     expect(validateProxyConfig(config).limits.maxInFlight).toBe(64);
@@ -124,7 +125,7 @@ describe('the toolhive-proxy process', () => {
   it('documents every flag with --help', () => {
     const result = run(['--help']);
     expect(result.status).toBe(0);
-    for (const flag of ['--config', '--host', '--port', '--metrics-port', '--max-body-bytes', '--request-timeout-ms', '--max-sessions', '--max-in-flight', '--shutdown-grace-ms', '--allowed-host', '--http']) {
+    for (const flag of ['--config', '--host', '--port', '--metrics-port', '--max-body-bytes', '--request-timeout-ms', '--max-sessions', '--max-in-flight', '--max-stdin-backlog-bytes', '--shutdown-grace-ms', '--allowed-host', '--http']) {
       expect(result.stdout).toContain(flag);
     }
   });

@@ -1,5 +1,6 @@
 /**
- * Limits: sessions, requests in flight, a backend that never becomes ready, idle session expiry.
+ * Limits: sessions, requests in flight, a server that stops reading its stdin, a backend that never
+ * becomes ready, idle session expiry.
  * Each breach is a clear HTTP status with a JSON-RPC error body, and the proxy keeps serving.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
@@ -7,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { spawnBackend, type BackendFixture } from '../support/backends.ts';
-import { MCP_HEADERS, raw, rawPost, rawSession, startTestProxy, waitFor, type TestProxy } from '../support/proxy-harness.ts';
+import { backends, spawnBackend, type BackendFixture } from '../support/backends.ts';
+import { MCP_HEADERS, raw, rawPost, rawSession, startTestProxy, textOf, waitFor, type TestProxy } from '../support/proxy-harness.ts';
 
 const initialize = (mcpUrl: string) =>
   raw(mcpUrl, {
@@ -131,5 +132,70 @@ describe('limits', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(proxy.proxy.mux!.sessions.get(session)).toBeDefined();
     controller.abort();
+  });
+});
+
+describe.each(backends)('a server that stops reading its stdin ($name backend)', (fixture) => {
+  let proxy: TestProxy | undefined;
+  let thaw: (() => void) | undefined;
+  afterEach(async () => {
+    thaw?.();
+    thaw = undefined;
+    await proxy?.close();
+    proxy = undefined;
+  });
+
+  const echo = (id: number, message: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message } } });
+
+  it('is not ready and refuses new requests with 503 while the backlog is over the limit, and answers every request it took once the server reads again', async () => {
+    const limit = 1024 * 1024;
+    proxy = await startTestProxy(fixture, { limits: { maxStdinBacklogBytes: limit } });
+    const mux = proxy.proxy.mux!;
+    const session = await rawSession(proxy.mcpUrl);
+    expect(mux.stdinBacklog).toBe(0);
+    thaw = proxy.backend.freeze!(proxy.proxy);
+
+    // The pipe, and for attach the TCP buffers on the way to the emulated kubelet, fill first; then
+    // what the proxy holds grows.
+    const payload = (id: number): string => `${id}:`.padEnd(256 * 1024, 'x');
+    const taken: ReturnType<typeof rawPost>[] = [];
+    for (let id = 1; mux.stdinBacklog < limit; id++) {
+      if (id > 400) throw new Error(`the backlog stayed at ${mux.stdinBacklog} bytes after ${id - 1} requests`);
+      taken.push(rawPost(proxy.mcpUrl, session, echo(id, payload(id))));
+      await waitFor(() => mux.inFlight === id, 5_000, `request ${id} in flight`);
+    }
+
+    const refused = await rawPost(proxy.mcpUrl, session, echo(10_000, 'small'));
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(refused.json().error.message).toMatch(/not reading its stdin: \d+ bytes wait for it \(limits.maxStdinBacklogBytes 1048576\); retry later/);
+    const readyz = await raw(`${proxy.proxy.url}/readyz`);
+    expect(readyz.status).toBe(503);
+    expect(readyz.text).toContain('not ready: the server is not reading its stdin');
+    // Below twice the limit a notification is still taken: it is small, and losing it would lose state.
+    expect((await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', method: 'notifications/roots/list_changed' })).status).toBe(202);
+    // At twice the limit, nothing more is taken.
+    const padding = { jsonrpc: '2.0', method: 'notifications/padding', params: { pad: 'y'.repeat(256 * 1024) } };
+    for (let taken = 0; mux.stdinBacklog < 2 * limit; taken++) {
+      if (taken > 8) throw new Error(`the backlog stayed at ${mux.stdinBacklog} bytes`);
+      expect((await rawPost(proxy.mcpUrl, session, padding)).status).toBe(202);
+    }
+    const full = await rawPost(proxy.mcpUrl, session, padding);
+    expect([full.status, full.json().error.message]).toEqual([503, expect.stringContaining('not reading its stdin')]);
+    const metrics = await proxy.proxy.telemetry.prometheus.registry.metrics();
+    const gauge = Number(/toolhive_mcp_backend_stdin_backlog_bytes\{server="everything"\} (\d+)/.exec(metrics)?.[1]);
+    expect(gauge).toBeGreaterThanOrEqual(limit);
+    expect(metrics).toMatch(/toolhive_mcp_requests_total\{server="everything",method="tools\/call",status="rejected",transport="streamable-http"\} 1/);
+
+    thaw();
+    thaw = undefined;
+    const replies = await Promise.all(taken);
+    replies.forEach((reply, i) => {
+      expect(reply.status).toBe(200);
+      expect(textOf(reply.json().result)).toContain(payload(i + 1));
+    });
+    await waitFor(() => mux.stdinBacklog === 0, 5_000, 'the notifications taken too');
+    expect((await raw(`${proxy.proxy.url}/readyz`)).status).toBe(200);
+    expect(textOf((await rawPost(proxy.mcpUrl, session, echo(10_001, 'after'))).json().result)).toContain('after');
   });
 });

@@ -19,6 +19,8 @@ export interface StartedBackend {
   crash(proxy: RunningProxy): Promise<void>;
   /** The `reason` label `toolhive_mcp_backend_restarts_total` gives one `crash()` (the shared fixtures). */
   readonly crashReason?: RestartReason;
+  /** Stops the MCP server process (SIGSTOP: it reads and writes nothing) until the returned function is called. */
+  freeze?(proxy: RunningProxy): () => void;
   stop(): Promise<void>;
 }
 
@@ -38,6 +40,12 @@ export const spawnBackend: BackendFixture = {
         process.kill(pid, 'SIGKILL');
       },
       crashReason: 'signal',
+      freeze(proxy) {
+        const pid = (proxy.backend as SpawnBackend).pid;
+        if (pid === undefined) throw new Error('spawn backend has no running child');
+        process.kill(pid, 'SIGSTOP');
+        return () => process.kill(pid, 'SIGCONT');
+      },
       async stop() {},
     };
   },
@@ -61,6 +69,7 @@ export const attachBackend: BackendFixture = {
         await kube.faults.killContainer('SIGKILL');
       },
       crashReason: 'container_restart',
+      freeze: () => kube.faults.freezeContainer(),
       stop: () => kube.stop(),
     };
   },

@@ -37,6 +37,7 @@ export class SpawnBackend implements StreamBackend {
   private startedAt = 0;
   private restartTimer: unknown;
   private queue: string[] = [];
+  private queuedChars = 0;
   private flushScheduled = false;
   private messageHandler: (message: string) => void = () => {};
   private statusHandler: (status: BackendStatus) => void = () => {};
@@ -72,6 +73,7 @@ export class SpawnBackend implements StreamBackend {
   send(message: string): boolean {
     if (this.state !== 'running') return false;
     this.queue.push(message);
+    this.queuedChars += message.length + 1;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -79,16 +81,20 @@ export class SpawnBackend implements StreamBackend {
     return true;
   }
 
+  /** Queued lines, and what the child's stdin stream holds beyond the pipe (which takes 64 KiB). */
+  stdinBacklog(): number {
+    if (this.state !== 'running') return 0;
+    return this.queuedChars + (this.child?.stdin?.writableLength ?? 0);
+  }
+
   private readonly flush = (): void => {
     this.flushScheduled = false;
     const child = this.child;
-    if (this.queue.length === 0 || this.state !== 'running' || !child?.stdin) {
-      this.queue = [];
-      return;
-    }
-    const payload = this.queue.length === 1 ? this.queue[0] + '\n' : this.queue.join('\n') + '\n';
+    const queue = this.queue;
     this.queue = [];
-    child.stdin.write(payload);
+    this.queuedChars = 0;
+    if (queue.length === 0 || this.state !== 'running' || !child?.stdin) return;
+    child.stdin.write(queue.length === 1 ? queue[0] + '\n' : queue.join('\n') + '\n');
   };
 
   private transition(next: SpawnState, fields: Record<string, unknown> = {}): void {
@@ -149,6 +155,7 @@ export class SpawnBackend implements StreamBackend {
       this.child = undefined;
     }
     this.queue = [];
+    this.queuedChars = 0;
     const wasRunning = this.state === 'running';
     if (this.state === 'stopping' || this.state === 'stopped') {
       this.transition('stopped', { reason });

@@ -24,6 +24,9 @@ import type { Logger } from '../log.ts';
  *   when the reason changes. A loss whose cause is not known yet is reported `provisional`; the
  *   first later `down` that is not provisional names the cause, or, when the same process comes
  *   back, the next `up` (`newProcess: false`) shows it was the connection.
+ * - `stdinBacklog()` tells how much of what `send()` took has not been taken by the server's stdin
+ *   yet, as far as the proxy can see: a server that stops reading makes it grow, and the
+ *   multiplexer refuses new work rather than queueing without bound.
  * - `stop()` ends the process or connection for good and resolves when it is gone.
  */
 export type BackendStatus =
@@ -35,6 +38,11 @@ export interface StreamBackend {
   readonly kind: string;
   start(): void;
   send(message: string): boolean;
+  /**
+   * Bytes (UTF-16 code units while still queued as text) sent and not yet handed to the operating
+   * system: the proxy's part of what waits for the server's stdin. 0 while not up.
+   */
+  stdinBacklog(): number;
   onMessage(handler: (message: string) => void): void;
   onStatus(handler: (status: BackendStatus) => void): void;
   /**

@@ -9,7 +9,7 @@ import { INVALID_REQUEST, PROXY_OVERLOADED, errorResponse, type JsonRpcId } from
 import { allowsBatches } from '../protocol.ts';
 import { SseStream, StreamExchange } from './exchanges.ts';
 import { isJsonContentType, sendError } from './http-util.ts';
-import { admit, readMessages, type FrontContext } from './messages.ts';
+import { admit, readMessages, refusedForStdin, type FrontContext } from './messages.ts';
 
 const TRANSPORT = 'sse';
 
@@ -50,6 +50,8 @@ export async function handleSseMessage(ctx: FrontContext, req: IncomingMessage, 
     const firstMethod = messages[kinds.indexOf('request')].method!;
     if (!(await admit(ctx, res, requests, TRANSPORT, firstMethod))) return;
     if (session.closed) return sendError(res, 404, -32001, 'Session not found: the stream closed while waiting for the backend');
+  } else if (refusedForStdin(ctx, res, 0)) {
+    return;
   }
   res.writeHead(202, { 'content-type': 'text/plain', 'content-length': 8 });
   res.end('Accepted');

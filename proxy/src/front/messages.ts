@@ -95,6 +95,10 @@ export async function admit(ctx: FrontContext, res: ServerResponse, requests: nu
     overloaded(ctx, res);
     return false;
   }
+  if (refusedForStdin(ctx, res, requests)) {
+    ctx.telemetry.request(method, 'rejected', transport, 0, undefined);
+    return false;
+  }
   if (mux.lifecycle.ready) return true;
   const ready = await mux.lifecycle.waitReady(ctx.config.limits.backendWaitMs, requests);
   // Those that waited with it may have taken the room meanwhile.
@@ -103,6 +107,16 @@ export async function admit(ctx: FrontContext, res: ServerResponse, requests: nu
   if (ready) overloaded(ctx, res);
   else sendError(res, 503, BACKEND_UNAVAILABLE, `backend not ready: ${mux.lifecycle.reason}`, null, { 'retry-after': '5' });
   return false;
+}
+
+/**
+ * Replies 503 and returns true when a message carrying `requests` requests cannot be taken because
+ * the server is not reading its stdin (see `Multiplexer.stdinRefusal`); 0 for notifications and answers.
+ */
+export function refusedForStdin(ctx: FrontContext, res: ServerResponse, requests: number): boolean {
+  const stuck = ctx.mux.stdinRefusal(requests);
+  if (stuck) sendError(res, 503, PROXY_OVERLOADED, `${stuck}; retry later`, null, { 'retry-after': '1' });
+  return stuck !== undefined;
 }
 
 function overloaded(ctx: FrontContext, res: ServerResponse): void {

@@ -1,6 +1,6 @@
 /**
  * The client-facing HTTP listener: routes `/mcp` (Streamable HTTP), `/sse` + `/messages` (legacy
- * SSE), `/healthz` (process alive) and `/readyz` (backend ready, not draining). MCP routes pass the
+ * SSE), `/healthz` (process alive) and `/readyz` (backend ready and taking its stdin, not draining). MCP routes pass the
  * Host/Origin guard first; the probes do not (kubelet probes use the pod IP as Host).
  *
  * Raw `node:http`: the proxy's per-request work is a few map operations, and a framework's routing
@@ -35,6 +35,8 @@ export function createFront(ctx: FrontContext): Front {
     if (path === '/readyz') {
       if (ctx.draining) return sendText(res, 503, 'not ready: shutting down\n');
       if (!ctx.mux.lifecycle.ready) return sendText(res, 503, `not ready: ${ctx.mux.lifecycle.reason}\n`);
+      const stuck = ctx.mux.stdinCongestion();
+      if (stuck) return sendText(res, 503, `not ready: ${stuck}\n`);
       return sendText(res, 200, 'ready\n');
     }
     if (path !== '/mcp' && path !== '/sse' && path !== '/messages') {

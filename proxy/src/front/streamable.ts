@@ -15,7 +15,7 @@ import type { Session } from '../mux/session.ts';
 import { allowsBatches, isSupportedVersion, SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.ts';
 import { JsonExchange, SseExchange, SseStream } from './exchanges.ts';
 import { acceptedTypes, isJsonContentType, sendError, sendJson } from './http-util.ts';
-import { admit, readMessages, type FrontContext } from './messages.ts';
+import { admit, readMessages, refusedForStdin, type FrontContext } from './messages.ts';
 
 const TRANSPORT = 'streamable-http';
 const SESSION_HEADER = 'mcp-session-id';
@@ -90,6 +90,7 @@ async function handlePost(ctx: FrontContext, req: IncomingMessage, res: ServerRe
   session.lastActive = ctx.clock.now();
 
   if (requests === 0) {
+    if (refusedForStdin(ctx, res, 0)) return;
     for (let i = 0; i < messages.length; i++) ctx.mux.fromClient(session, messages[i], kinds[i], NO_EXCHANGE);
     res.writeHead(202, { 'content-length': 0 });
     res.end();

@@ -77,6 +77,9 @@ export class Multiplexer {
   private readonly serverRequests: ServerRequestRouter;
   private readonly deps: MultiplexerDeps;
   private readonly maxInFlight: number;
+  private readonly maxStdinBacklog: number;
+  /** The backlog reached `limits.maxStdinBacklogBytes` and has not been under half of it since. */
+  private stdinCongested = false;
   /** Per-request log lines only at debug level; checked once, not per request. */
   private readonly debug: boolean;
   /** The proxy's own requests in flight (handshake, tools/list...): they do not use clients' capacity. */
@@ -100,6 +103,7 @@ export class Multiplexer {
     this.deps = deps;
     const limits = deps.config.limits;
     this.maxInFlight = limits.maxInFlight;
+    this.maxStdinBacklog = limits.maxStdinBacklogBytes;
     this.debug = deps.logger.isEnabled('debug');
     this.pending = new PendingTable(limits.requestTimeoutMs);
     this.sessions = new SessionRegistry(limits.maxSessions, limits.sessionIdleTimeoutMs, {
@@ -171,6 +175,44 @@ export class Multiplexer {
   /** Whether `count` more client requests fit under `limits.maxInFlight` (waiters for readiness count too). */
   hasCapacity(count: number): boolean {
     return this.inFlight + this.lifecycle.waiting + count <= this.maxInFlight;
+  }
+
+  /** Bytes sent toward the server's stdin that it has not taken yet (as far as the proxy can see). */
+  get stdinBacklog(): number {
+    return this.deps.backend.stdinBacklog();
+  }
+
+  /**
+   * Why the server counts as not reading its stdin, if it does: the backlog reached
+   * `limits.maxStdinBacklogBytes`, and has not been under half of it since (no flapping on a burst).
+   */
+  stdinCongestion(): string | undefined {
+    const backlog = this.stdinBacklog;
+    const limit = this.maxStdinBacklog;
+    if (backlog < (this.stdinCongested ? limit / 2 : limit)) {
+      if (this.stdinCongested) {
+        this.stdinCongested = false;
+        this.deps.logger.info('the server is reading its stdin again: accepting requests', { stdinBacklogBytes: backlog });
+      }
+      return undefined;
+    }
+    if (!this.stdinCongested) {
+      this.stdinCongested = true;
+      this.deps.logger.warn('the server is not reading its stdin: refusing new requests until the backlog is under half the limit', {
+        stdinBacklogBytes: backlog, maxStdinBacklogBytes: limit,
+      });
+    }
+    return `the server is not reading its stdin: ${backlog} bytes wait for it (limits.maxStdinBacklogBytes ${limit})`;
+  }
+
+  /**
+   * Why a client message carrying `requests` requests cannot be taken now, if it cannot: requests
+   * not while the stdin backlog is congested; notifications and answers not at twice the limit.
+   */
+  stdinRefusal(requests: number): string | undefined {
+    const congestion = this.stdinCongestion();
+    if (!congestion) return undefined;
+    return requests > 0 || this.stdinBacklog >= 2 * this.maxStdinBacklog ? congestion : undefined;
   }
 
   // ---- client → backend ------------------------------------------------------------------------

@@ -76,6 +76,13 @@ export const METRICS = {
     labels: ['server', 'backend'],
     otel: { name: 'toolhive_mcp_backend_up', unit: '' },
   },
+  stdinBacklog: {
+    name: 'toolhive_mcp_backend_stdin_backlog_bytes',
+    type: 'gauge',
+    help: "Bytes sent toward the stdio server's stdin that it has not taken yet, as far as the proxy holds them (stream backends only).",
+    labels: ['server'],
+    otel: { name: 'toolhive_mcp_backend_stdin_backlog', unit: 'By' },
+  },
   backendRestarts: {
     name: 'toolhive_mcp_backend_restarts_total',
     type: 'counter',

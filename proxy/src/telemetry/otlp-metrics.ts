@@ -51,6 +51,7 @@ export function createOtlpMetrics(config: ResolvedProxyConfig, backendKind: stri
   gauge(METRICS.sessions, (observe) => TRANSPORTS.forEach((transport) => observe(sources!.sessions(transport), { server, transport })));
   gauge(METRICS.inFlight, (observe) => observe(sources!.inFlight(), { server }));
   gauge(METRICS.backendUp, (observe) => observe(sources!.backendUp() ? 1 : 0, { server, backend: backendKind }));
+  gauge(METRICS.stdinBacklog, (observe) => { if (sources!.stdinBacklog) observe(sources!.stdinBacklog(), { server }); });
   logger.info('OTLP metrics enabled', { endpoint: otlp.endpoint, intervalMs: otlp.metricsExportIntervalMs });
 
   const attributeCache = new Map<string, Attributes>();

@@ -63,6 +63,13 @@ export function createPrometheusMetrics(server: string, backendKind: string): Pr
       this.set({ server, backend: backendKind }, sources?.backendUp() ? 1 : 0);
     },
   });
+  new client.Gauge({
+    ...help(METRICS.stdinBacklog),
+    registers: [registry],
+    collect() {
+      if (sources?.stdinBacklog) this.set({ server }, sources.stdinBacklog());
+    },
+  });
 
   type Children = { readonly count: client.Counter.Internal; readonly duration: client.Histogram.Internal<string> };
   const children = new Map<string, Children>();

@@ -47,6 +47,8 @@ export interface GaugeSources {
   sessions(transport: TransportLabel): number;
   inFlight(): number;
   backendUp(): boolean;
+  /** Stream backends only (spawn, attach): what waits for the server's stdin. */
+  stdinBacklog?(): number;
 }
 
 export interface Telemetry {

@@ -11,6 +11,8 @@
  * - v5 `[255, 0]` (close stdin) ends the whole session when stdinOnce is false, and stdin gets
  *   nothing (no EOF);
  * - a dropped or closed attach sends nothing to stdin;
+ * - a process that does not read its stdin stops the session's reading once its pipe is full, so
+ *   the attacher's writes back up (the kubelet's copy into stdin blocks);
  * - optionally, the kubelet's streaming idle timeout closes idle v4 sessions abruptly (1006);
  *   WebSocket pings do not count as activity.
  */
@@ -107,6 +109,7 @@ export class AttachEndpoint {
     const idleMs = protocol === 'v4.channel.k8s.io' ? this.options.v4IdleTimeoutMs : 0;
     let lastActivity = Date.now();
     let stalled = false;
+    let paused = false;
     const send = (channel: number, frame: Buffer): void => {
       if (idleMs > 0) lastActivity = Date.now();
       if (ws.readyState === ws.OPEN && !stalled) socket.write(binaryFrame(channel, frame));
@@ -132,7 +135,15 @@ export class AttachEndpoint {
       const channel = data[0];
       if (channel === STDIN && stdin) {
         if (idleMs > 0) lastActivity = Date.now();
-        process.writeStdin(data.subarray(1));
+        if (!process.writeStdin(data.subarray(1)) && !paused) {
+          // The process is not reading: read no more from the client until it has (TCP backpressure).
+          paused = true;
+          ws.pause();
+          process.stdinDrained(() => {
+            paused = false;
+            if (!stalled) ws.resume();
+          });
+        }
       } else if (channel === CLOSE && protocol === 'v5.channel.k8s.io' && data[1] === STDIN) {
         // stdinOnce: false: closing stdin ends the whole attach session, and stdin sees no EOF.
         this.endWith(ws, successStatus());

@@ -83,14 +83,37 @@ export class ContainerProcess {
     return this.attachers.size;
   }
 
-  writeStdin(data: Buffer): void {
-    if (!this.alive) return;
+  /**
+   * Writes to the process's stdin; false when the pipe is full and the process is not reading: the
+   * caller stops reading its side until `stdinDrained` (the kubelet's copy blocks the same way, so
+   * TCP flow control carries the backpressure back to the attacher).
+   */
+  writeStdin(data: Buffer): boolean {
+    if (!this.alive) return true;
     this.observeStdin(data);
-    this.child.stdin!.write(data);
+    return this.child.stdin!.write(data);
+  }
+
+  /** Calls `callback` once the process has taken what stdin held when `writeStdin` returned false. */
+  stdinDrained(callback: () => void): void {
+    this.child.stdin!.once('drain', callback);
+  }
+
+  /** Stops the process (SIGSTOP, as a cgroup freeze or a debugger would): it reads and writes nothing. */
+  freeze(): void {
+    if (this.alive) this.child.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    if (this.alive) this.child.kill('SIGCONT');
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<ContainerExit> {
-    if (this.alive) this.child.kill(signal);
+    if (this.alive) {
+      this.child.kill(signal);
+      // A frozen process would not act on the signal before it runs again.
+      if (signal !== 'SIGKILL') this.child.kill('SIGCONT');
+    }
     return this.exit;
   }
 

@@ -12,6 +12,7 @@
  *   kube.faults.dropAttachments();                        // abrupt TCP drop of every attach, process lives on
  *   kube.faults.stallAttachments();                       // half-open attach: nothing passes, no close
  *   kube.faults.closeAttachments();                       // normal end (Success, 1000) while the process lives
+ *   const thaw = kube.faults.freezeContainer();           // the process stops (SIGSTOP) until thaw()
  *   await kube.faults.replacePod();                       // new uid (and a new name with `name`)
  *   kube.faults.forbid('get', 'pods/attach');             // 403 with an RBAC-style Status naming the permission
  *   kube.faults.setProtocols(['v4']);                     // a server without v5.channel.k8s.io
@@ -123,6 +124,8 @@ export interface KubeApiEmulator {
     stallAttachments(): number;
     /** Kills the container's process (SIGKILL): attachers see Success + 1000, then the kubelet restarts it. */
     killContainer(signal?: NodeJS.Signals): Promise<ContainerExit>;
+    /** Stops the container's process (SIGSTOP) until the returned function is called (SIGCONT). */
+    freezeContainer(): () => void;
     /** Deletes the pod and creates its replacement (new uid; new name when given). */
     replacePod(options?: { readonly name?: string; readonly startDelayMs?: number }): Promise<void>;
     /** Denies `verb` on `resource` (`pods`, `pods/attach`): 403 with the apiserver's Status. */
@@ -231,6 +234,12 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
         const process = current().process;
         if (!process) throw new Error('no container process to kill');
         return process.kill(signal);
+      },
+      freezeContainer: () => {
+        const process = current().process;
+        if (!process) throw new Error('no container process to freeze');
+        process.freeze();
+        return () => process.thaw();
       },
       replacePod: async ({ name, startDelayMs } = {}) => {
         const old = current();

@@ -143,6 +143,14 @@ export class AttachBackend implements StreamBackend {
     return this.connection.write(message);
   }
 
+  /**
+   * What the connection holds for stdin. A server that stops reading stops the kubelet's copy into
+   * its stdin, so TCP flow control fills the buffers on the way and then this grows.
+   */
+  stdinBacklog(): number {
+    return this.current === 'ready' ? this.connection?.backlog ?? 0 : 0;
+  }
+
   async stop(): Promise<void> {
     if (this.current === 'stopped') return;
     this.transition('stopped', {});

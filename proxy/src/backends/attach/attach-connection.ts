@@ -147,6 +147,11 @@ export class AttachConnection {
     return true;
   }
 
+  /** Queued lines and the bytes the socket has not handed to the operating system yet. */
+  get backlog(): number {
+    return this.queuedBytes + this.ws.bufferedAmount;
+  }
+
   /** Sends bytes to stdin at once, outside the line queue (the lone "\n" that clears a partial line). */
   writeRaw(data: string): void {
     this.sendStdin(data);
