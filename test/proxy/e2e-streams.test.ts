@@ -113,6 +113,49 @@ describe.each(backends)('proxy streams over the $name backend', (fixture) => {
     }
   });
 
+  it('sends a server request to the session stream when the POST that caused it has disconnected', async () => {
+    // GIVEN a client that can sample, with a GET stream open, whose tool call's POST disconnects
+    // before the server asks (the server is stopped meanwhile, so it cannot ask earlier)
+    const session = await rawSession(proxy.mcpUrl, '2025-06-18', { sampling: {} });
+    const stream = await fetch(proxy.mcpUrl, { headers: { accept: 'text/event-stream', 'mcp-session-id': session } });
+    expect(stream.status).toBe(200);
+    const inFlight = proxy.proxy.mux!.inFlight;
+    const thaw = proxy.backend.freeze!(proxy.proxy);
+    try {
+      const controller = new AbortController();
+      const post = fetch(proxy.mcpUrl, {
+        method: 'POST', headers: { ...MCP_HEADERS, 'mcp-session-id': session }, signal: controller.signal,
+        body: JSON.stringify({ jsonrpc: '2.0', id: 'call', method: 'tools/call', params: { name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } } }),
+      }).catch((error: Error) => error.name);
+      await waitFor(() => proxy.proxy.mux!.inFlight === inFlight + 1, 5_000, 'the call in flight');
+      controller.abort();
+      expect(await post).toBe('AbortError');
+      // The proxy sees the connection close on its next turn of the event loop.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      thaw();
+    }
+    // THEN the sampling request arrives on the GET stream instead of going into the closed POST
+    const reader = stream.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('sampling/createMessage')) {
+      const chunk = await reader.read();
+      if (chunk.done) throw new Error(`stream ended; read ${JSON.stringify(text)}`);
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+    const block = text.split('\n\n').find((b) => b.includes('sampling/createMessage'))!;
+    const request = JSON.parse(block.slice(block.indexOf('data: ') + 6));
+    expect(request).toMatchObject({ jsonrpc: '2.0', method: 'sampling/createMessage', id: expect.any(Number) });
+    // AND the client can answer it
+    const answer = await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: request.id, result: { model: 'test-model', role: 'assistant', content: { type: 'text', text: 'answered from the stream' } } });
+    expect(answer.status).toBe(202);
+    // (the call's own answer goes to the closed POST; the session ends only after it, not abandoning it)
+    await waitFor(() => proxy.proxy.mux!.inFlight === inFlight, 5_000, 'the call answered');
+    await reader.cancel();
+    await raw(proxy.mcpUrl, { method: 'DELETE', headers: { 'mcp-session-id': session } });
+  });
+
   it('routes an elicitation request to the client that can answer it', async () => {
     const asker = await connect({ name: 'elicitor', elicitation: true });
     asker.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'decline' as const }));

@@ -65,7 +65,8 @@ export class JsonExchange implements Exchange {
 
   relate(message: string): boolean {
     if (this.stream) return this.stream.relate(message);
-    if (!this.canStream || this.received >= this.expected || this.res.headersSent) return false;
+    // A client that disconnected reads nothing more here: the session's stream (or backlog) takes it.
+    if (!this.canStream || this.received >= this.expected || this.res.headersSent || this.res.destroyed) return false;
     // Still unanswered: answer with a stream instead, the batch's answers so far first.
     this.stream = new SseExchange(this.res, this.expected - this.received, this.onDone);
     for (const answered of this.many ?? []) this.stream.relate(answered);
