@@ -1,5 +1,8 @@
 /** Building blocks of the NetworkPolicies of MCP servers and proxies. */
 import { k8s } from 'cdk8s-plus-28';
+import type { Construct } from 'constructs';
+import { isIPv6 } from 'node:net';
+import { dnsServiceIPs } from './cluster-dns.ts';
 import type { TelemetryPeer } from './observability-binding.ts';
 import { NEVER_REACHABLE_CIDRS, PRIVATE_CIDRS } from './permission-profile.ts';
 
@@ -13,15 +16,16 @@ export function namespaceSelector(namespace: string): k8s.LabelSelector {
 export const NODE_LOCAL_DNS_CIDR = '169.254.20.10/32';
 
 /**
- * DNS to kube-dns / CoreDNS in kube-system (both keep the `k8s-app: kube-dns` label), and to
+ * DNS to kube-dns / CoreDNS in kube-system (both keep the `k8s-app: kube-dns` label), to
  * NodeLocal DNSCache on its link-local address (port 53 only: the other link-local addresses stay
- * out of reach).
+ * out of reach), and to the kube-dns Service's ClusterIPs when the app names them (cluster-dns.ts).
  */
-export function dnsEgressRule(): k8s.NetworkPolicyEgressRule {
+export function dnsEgressRule(scope: Construct): k8s.NetworkPolicyEgressRule {
   return {
     to: [
       { namespaceSelector: namespaceSelector('kube-system'), podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } },
       { ipBlock: { cidr: NODE_LOCAL_DNS_CIDR } },
+      ...dnsServiceIPs(scope).map((ip) => ({ ipBlock: { cidr: `${ip}/${isIPv6(ip) ? 128 : 32}` } })),
     ],
     ports: [
       { protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) },

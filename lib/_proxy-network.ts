@@ -85,7 +85,7 @@ export function createProxyNetworkPolicies(scope: Construct, input: ProxyNetwork
     },
   });
 
-  const egressRules: k8s.NetworkPolicyEgressRule[] = [dnsEgressRule()];
+  const egressRules: k8s.NetworkPolicyEgressRule[] = [dnsEgressRule(scope)];
   if (input.transport.isHttp) {
     egressRules.push({
       to: [{ namespaceSelector: namespaceSelector(input.serverNamespace), podSelector: { matchLabels: { ...input.serverPodLabels } } }],

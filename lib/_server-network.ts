@@ -39,11 +39,11 @@ export function createServerNetworkPolicies(scope: Construct, input: ServerNetwo
         checkCidr(server, 'permissionProfile internet exceptCidrs', cidr);
         if (/\/0$/.test(cidr)) throw new McpInputError(server, `permissionProfile internet exceptCidrs "${cidr}" excludes every address of its family: use PermissionProfile.none() for no egress`);
       }
-      egressRules = [dnsEgressRule(), publicEgressRule(profile.exceptCidrs)];
+      egressRules = [dnsEgressRule(scope), publicEgressRule(profile.exceptCidrs)];
       break;
     case 'network':
       warn(server, 'permissionProfile network() lets the server reach addresses inside the cluster too (other pods, Services, nodes, the API server): use PermissionProfile.internet() for a server that needs only public destinations, or an allow list');
-      egressRules = [dnsEgressRule(), internetEgressRule(undefined, [])];
+      egressRules = [dnsEgressRule(scope), internetEgressRule(undefined, [])];
       break;
     case 'allow-list':
       checkNonEmpty(server, 'permissionProfile allowList cidrs', profile.cidrs, 'list the destinations, or use PermissionProfile.none() for no egress');
@@ -60,7 +60,7 @@ export function createServerNetworkPolicies(scope: Construct, input: ServerNetwo
         }
       }
       profile.ports.forEach((port) => checkPort(server, 'permissionProfile allowList port', port));
-      egressRules = [dnsEgressRule(), internetEgressRule(profile.cidrs, profile.ports)];
+      egressRules = [dnsEgressRule(scope), internetEgressRule(profile.cidrs, profile.ports)];
       break;
   }
   const egress = new k8s.KubeNetworkPolicy(scope, 'EgressPolicy', {

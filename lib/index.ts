@@ -2,6 +2,7 @@ export * from './mcp-server.ts';
 export * from './toolhive-proxy.ts';
 export * from './mcp-transport.ts';
 export * from './permission-profile.ts';
+export * from './cluster-dns.ts';
 export * from './rbac-scope.ts';
 export * from './exposure.ts';
 export * from './workload-inputs.ts';

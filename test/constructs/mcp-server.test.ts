@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { CLOUD_METADATA_CIDR_V6, EnvFrom, McpServer, McpTransport, McpVolume, NEVER_REACHABLE_CIDRS, PermissionProfile, PRIVATE_CIDRS } from '../../lib/index.ts';
+import { App, Chart } from 'cdk8s';
+import { CLOUD_METADATA_CIDR_V6, DNS_SERVICE_IPS_CONTEXT, EnvFrom, McpServer, McpTransport, McpVolume, NEVER_REACHABLE_CIDRS, PermissionProfile, PRIVATE_CIDRS, useClusterDnsServiceIPs } from '../../lib/index.ts';
 import { WARNING_PREFIX } from '../../lib/_warnings.ts';
 import { find, newChart, objectsOf, withConsoleWarnings } from './_util.ts';
 
@@ -87,6 +88,26 @@ describe('McpServer', () => {
       ],
       ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
     };
+
+    test('DNS also reaches the kube-dns Service IPs the app names (NodeLocal DNSCache in iptables mode), in the server\'s and its proxy\'s policies, on port 53 only', () => {
+      const app = new App();
+      useClusterDnsServiceIPs(app, ['10.96.0.10', 'fd00:10:96::a']);
+      const chart = new Chart(app, 'test', { namespace: 'mcp' });
+      new McpServer(chart, 'fetch', { image: IMAGE, permissionProfile: PermissionProfile.internet() });
+      const withServiceIPs = { ...dns, to: [...dns.to, { ipBlock: { cidr: '10.96.0.10/32' } }, { ipBlock: { cidr: 'fd00:10:96::a/128' } }] };
+      expect(find(chart, 'NetworkPolicy', 'fetch-egress').spec.egress[0]).toEqual(withServiceIPs);
+      expect(find(chart, 'NetworkPolicy', 'mcp-fetch-proxy-egress').spec.egress[0]).toEqual(withServiceIPs);
+    });
+
+    test('refuses DNS Service IPs that are not IP addresses, however they were set', () => {
+      expect(() => useClusterDnsServiceIPs(new App(), ['kube-dns.kube-system'])).toThrow(
+        'context "toolhive-cdk8s/dnsServiceIPs" must be a non-empty list of IP addresses, the kube-dns Service\'s ClusterIPs (e.g. ["10.96.0.10"]); got ["kube-dns.kube-system"]',
+      );
+      expect(() => useClusterDnsServiceIPs(new App(), [])).toThrow(/non-empty list/);
+      const app = new App();
+      app.node.setContext(DNS_SERVICE_IPS_CONTEXT, '10.96.0.10');
+      expect(() => new McpServer(new Chart(app, 'test', { namespace: 'mcp' }), 'fetch', { image: IMAGE, permissionProfile: PermissionProfile.internet() })).toThrow(/got "10.96.0.10"/);
+    });
 
     test('none (the default) denies all egress', () => {
       expect(egress()).toEqual({ podSelector: expect.any(Object), policyTypes: ['Egress'], egress: [] });
