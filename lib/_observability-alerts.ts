@@ -79,7 +79,7 @@ export function alertRules(thresholds: Required<AlertThresholds>): AlertRule[] {
       description: `More than ${thresholds.errorRatio * 100}% of the MCP requests to ${SERVER} ended in error, timeout or rejection for 10 minutes.`,
       runbook: 'Split the failures by status and method on the dashboard (Error ratio, Request rate). '
         + '"timeout": the backend answers slowly or not at all; check the backend-up panel and the proxy logs for the request ids. '
-        + '"rejected": the proxy refused work (body too large, session or in-flight limit): look for 413/503 in the proxy logs and raise limits or add capacity. '
+        + '"rejected": the proxy refused work (body too large, session or in-flight limit, or a server not reading its stdin: see the Stdin backlog panel): look for 413/503 in the proxy logs and raise limits or add capacity. '
         + '"error": JSON-RPC errors from the server itself; read the MCP server container logs.',
     },
     {

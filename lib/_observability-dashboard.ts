@@ -11,7 +11,7 @@
  */
 import { METRICS } from '../proxy/src/telemetry/metric-definitions.ts';
 import {
-  backendRestarts, backendUp, errorRatio, gaugeSum, latencyQuantile, NAMESPACE_LABEL, requestRate, selector, seriesName, toolCallRate,
+  backendRestarts, backendUp, errorRatio, gaugeMax, gaugeSum, latencyQuantile, NAMESPACE_LABEL, requestRate, selector, seriesName, toolCallRate,
 } from './_observability-queries.ts';
 
 export const DASHBOARD_UID = 'toolhive-mcp';
@@ -86,8 +86,8 @@ export function dashboardPanels(): DashboardPanel[] {
     {
       title: 'Stdin backlog',
       unit: 'bytes',
-      description: "Bytes sent toward the stdio server's stdin that it has not taken yet; at limits.maxStdinBacklogBytes the proxy refuses new requests and reports not ready",
-      targets: [{ expr: gaugeSum(METRICS.stdinBacklog, [], sel), legendFormat: legend() }],
+      description: "Bytes sent toward the stdio server's stdin that it has not taken yet, the largest among the server's proxy replicas; at limits.maxStdinBacklogBytes a replica refuses new requests and reports not ready",
+      targets: [{ expr: gaugeMax(METRICS.stdinBacklog, [], sel), legendFormat: legend() }],
     },
     {
       title: 'Backend up',

@@ -105,6 +105,11 @@ export function gaugeSum(metric: MetricDefinition, extra: readonly string[], opt
   return `sum by (${perServer(...extra)}) (${selector(seriesName(metric), opts.matchers ?? [])})`;
 }
 
+/** The largest value of a gauge among a server's replicas (for per-replica limits), split further by the `extra` labels. */
+export function gaugeMax(metric: MetricDefinition, extra: readonly string[], opts: Pick<QueryOptions, 'matchers'>): string {
+  return `max by (${perServer(...extra)}) (${selector(seriesName(metric), opts.matchers ?? [])})`;
+}
+
 /** Backend restarts within the window per server, split further by the `extra` labels (backend, reason). */
 export function backendRestarts(extra: readonly string[], opts: QueryOptions): string {
   return `sum by (${perServer(...extra)}) (increase(${selector(seriesName(METRICS.backendRestarts), m(opts))}[${opts.window}]))`;

@@ -281,6 +281,32 @@ describe('attach backend lifecycle', () => {
     expect((await h.waitForStatus(isUp, before)).newProcess).toBe(false);
   });
 
+  test('a server that stopped reading its stdin for longer than the probe allows is named as a possible cause', async () => {
+    const h = await setUp({}, { idleProbeMs: 300 }, { probeTimeoutMs: 300 });
+    await h.start();
+    const before = h.statuses.length;
+    // GIVEN a stopped process and more for its stdin than the pipe and the TCP buffers take
+    const thaw = env.kube!.faults.freezeContainer();
+    try {
+      const line = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/padding', params: { pad: 'p'.repeat(1024 * 1024) } });
+      for (let i = 0; h.backend.stdinBacklog() < 1024 * 1024; i++) {
+        if (i > 100) throw new Error('stdin never backed up');
+        h.backend.send(line);
+        // (what a write leaves counted until its callback is not backlog yet)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // THEN the probe cannot tell it from a dead connection, and says so
+      const down = await h.waitForStatus(isDown, before);
+      expect(down.reason).toMatch(/no reply to an MCP or WebSocket ping within 300 ms: the attach connection is presumed dead, or the server stopped reading its stdin \(\d+ bytes for it were waiting\)/);
+    } finally {
+      thaw();
+    }
+    // AND once it reads again, the same process is attached again, not re-initialized
+    expect((await h.waitForStatus(isUp, before)).newProcess).toBe(false);
+    expect((await h.echo('thawed')).result).toMatchObject({ content: [{ text: 'Echo: thawed' }] });
+    expect(env.kube!.initializeCount()).toBe(1);
+  });
+
   test('a live connection to a server too busy to answer a ping is not declared dead', async () => {
     // GIVEN a process that reads stdin and never answers, and aggressive probing
     const h = await setUp({ command: { command: process.execPath, args: ['-e', 'process.stdin.resume()'] } }, { idleProbeMs: 150 }, { probeTimeoutMs: 150 });

@@ -169,6 +169,8 @@ describe.each(backends)('a server that stops reading its stdin ($name backend)',
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('1');
     expect(refused.json().error.message).toMatch(/not reading its stdin: \d+ bytes wait for it \(limits.maxStdinBacklogBytes 1048576\); retry later/);
+    // What the proxy answers itself is still answered.
+    expect((await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: 'ping', method: 'ping' })).json()).toEqual({ jsonrpc: '2.0', id: 'ping', result: {} });
     const readyz = await raw(`${proxy.proxy.url}/readyz`);
     expect(readyz.status).toBe(503);
     expect(readyz.text).toContain('not ready: the server is not reading its stdin');
@@ -176,8 +178,8 @@ describe.each(backends)('a server that stops reading its stdin ($name backend)',
     expect((await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', method: 'notifications/roots/list_changed' })).status).toBe(202);
     // At twice the limit, nothing more is taken.
     const padding = { jsonrpc: '2.0', method: 'notifications/padding', params: { pad: 'y'.repeat(256 * 1024) } };
-    for (let taken = 0; mux.stdinBacklog < 2 * limit; taken++) {
-      if (taken > 8) throw new Error(`the backlog stayed at ${mux.stdinBacklog} bytes`);
+    for (let sent = 0; mux.stdinBacklog < 2 * limit; sent++) {
+      if (sent > 8) throw new Error(`the backlog stayed at ${mux.stdinBacklog} bytes`);
       expect((await rawPost(proxy.mcpUrl, session, padding)).status).toBe(202);
     }
     const full = await rawPost(proxy.mcpUrl, session, padding);

@@ -44,7 +44,13 @@ export const spawnBackend: BackendFixture = {
         const pid = (proxy.backend as SpawnBackend).pid;
         if (pid === undefined) throw new Error('spawn backend has no running child');
         process.kill(pid, 'SIGSTOP');
-        return () => process.kill(pid, 'SIGCONT');
+        return () => {
+          try {
+            process.kill(pid, 'SIGCONT');
+          } catch {
+            // It died meanwhile: nothing to wake.
+          }
+        };
       },
       async stop() {},
     };

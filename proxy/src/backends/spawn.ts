@@ -81,7 +81,7 @@ export class SpawnBackend implements StreamBackend {
     return true;
   }
 
-  /** Queued lines, and what the child's stdin stream holds beyond the pipe (which takes 64 KiB). */
+  /** Queued lines, and what the child's stdin stream holds beyond what the kernel took (a socket pair's buffer). */
   stdinBacklog(): number {
     if (this.state !== 'running') return 0;
     return this.queuedChars + (this.child?.stdin?.writableLength ?? 0);

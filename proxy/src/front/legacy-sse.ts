@@ -9,7 +9,7 @@ import { INVALID_REQUEST, PROXY_OVERLOADED, errorResponse, type JsonRpcId } from
 import { allowsBatches } from '../protocol.ts';
 import { SseStream, StreamExchange } from './exchanges.ts';
 import { isJsonContentType, sendError } from './http-util.ts';
-import { admit, readMessages, refusedForStdin, type FrontContext } from './messages.ts';
+import { admit, forServer, readMessages, refusedForStdin, type FrontContext } from './messages.ts';
 
 const TRANSPORT = 'sse';
 
@@ -48,7 +48,7 @@ export async function handleSseMessage(ctx: FrontContext, req: IncomingMessage, 
   if (requests > 0) {
     if (ctx.draining) return sendError(res, 503, PROXY_OVERLOADED, 'proxy is shutting down', null, { 'retry-after': '1' });
     const firstMethod = messages[kinds.indexOf('request')].method!;
-    if (!(await admit(ctx, res, requests, TRANSPORT, firstMethod))) return;
+    if (!(await admit(ctx, res, requests, TRANSPORT, firstMethod, forServer(messages, kinds)))) return;
     if (session.closed) return sendError(res, 404, -32001, 'Session not found: the stream closed while waiting for the backend');
   } else if (refusedForStdin(ctx, res, 0)) {
     return;

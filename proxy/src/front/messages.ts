@@ -83,11 +83,23 @@ export function parseBody(res: ServerResponse, body: string): ParsedBody | undef
   return { messages: items as JsonRpcMessage[], kinds, batch, requests };
 }
 
+/** The requests among `messages` that go to the server's stdin: not those the proxy answers itself. */
+export function forServer(messages: readonly JsonRpcMessage[], kinds: readonly MessageKind[]): number {
+  let count = 0;
+  for (let i = 0; i < messages.length; i++) {
+    if (kinds[i] === 'request' && messages[i].method !== 'ping' && messages[i].method !== 'initialize') count += 1;
+  }
+  return count;
+}
+
 /**
- * Waits (bounded by `backendWaitMs`) for the backend and checks the in-flight bound; on failure
- * replies 503 with Retry-After and returns false.
+ * Waits (bounded by `backendWaitMs`) for the backend and checks the in-flight bound and the stdin
+ * backlog (`serverBound`: how many of the requests go to the server's stdin); on failure replies 503
+ * with Retry-After and returns false.
  */
-export async function admit(ctx: FrontContext, res: ServerResponse, requests: number, transport: TransportLabel, rawMethod: string): Promise<boolean> {
+export async function admit(
+  ctx: FrontContext, res: ServerResponse, requests: number, transport: TransportLabel, rawMethod: string, serverBound = requests,
+): Promise<boolean> {
   const { mux } = ctx;
   const method = methodLabel(rawMethod);
   if (!mux.hasCapacity(requests)) {
@@ -95,7 +107,7 @@ export async function admit(ctx: FrontContext, res: ServerResponse, requests: nu
     overloaded(ctx, res);
     return false;
   }
-  if (refusedForStdin(ctx, res, requests)) {
+  if (refusedForStdin(ctx, res, serverBound)) {
     ctx.telemetry.request(method, 'rejected', transport, 0, undefined);
     return false;
   }
@@ -110,8 +122,9 @@ export async function admit(ctx: FrontContext, res: ServerResponse, requests: nu
 }
 
 /**
- * Replies 503 and returns true when a message carrying `requests` requests cannot be taken because
- * the server is not reading its stdin (see `Multiplexer.stdinRefusal`); 0 for notifications and answers.
+ * Replies 503 and returns true when a message carrying `requests` requests for the server cannot be
+ * taken because the server is not reading its stdin (see `Multiplexer.stdinRefusal`); 0 for
+ * notifications, answers and what the proxy answers itself.
  */
 export function refusedForStdin(ctx: FrontContext, res: ServerResponse, requests: number): boolean {
   const stuck = ctx.mux.stdinRefusal(requests);

@@ -15,7 +15,7 @@ import type { Session } from '../mux/session.ts';
 import { allowsBatches, isSupportedVersion, SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.ts';
 import { JsonExchange, SseExchange, SseStream } from './exchanges.ts';
 import { acceptedTypes, isJsonContentType, sendError, sendJson } from './http-util.ts';
-import { admit, readMessages, refusedForStdin, type FrontContext } from './messages.ts';
+import { admit, forServer, readMessages, refusedForStdin, type FrontContext } from './messages.ts';
 
 const TRANSPORT = 'streamable-http';
 const SESSION_HEADER = 'mcp-session-id';
@@ -100,7 +100,7 @@ async function handlePost(ctx: FrontContext, req: IncomingMessage, res: ServerRe
     return sendError(res, 503, PROXY_OVERLOADED, 'proxy is shutting down', null, { 'retry-after': '1', connection: 'close' });
   }
   const firstMethod = messages[kinds.indexOf('request')].method!;
-  if (!(await admit(ctx, res, requests, TRANSPORT, firstMethod))) return;
+  if (!(await admit(ctx, res, requests, TRANSPORT, firstMethod, forServer(messages, kinds)))) return;
   if (session.closed) return sendError(res, 404, -32001, 'Session not found: the session ended while waiting for the backend');
 
   ctx.connections[TRANSPORT] += 1;

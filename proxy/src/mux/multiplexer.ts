@@ -187,6 +187,11 @@ export class Multiplexer {
    * `limits.maxStdinBacklogBytes`, and has not been under half of it since (no flapping on a burst).
    */
   stdinCongestion(): string | undefined {
+    if (!this.lifecycle.ready) {
+      // What waited went with the connection or the process (its loss is logged as such).
+      this.stdinCongested = false;
+      return undefined;
+    }
     const backlog = this.stdinBacklog;
     const limit = this.maxStdinBacklog;
     if (backlog < (this.stdinCongested ? limit / 2 : limit)) {

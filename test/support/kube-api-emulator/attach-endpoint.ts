@@ -117,14 +117,22 @@ export class AttachEndpoint {
     const detach = process.attach({
       stdout: (frame) => send(STDOUT, frame),
       stderr: (frame) => send(STDERR, frame),
-      exited: () => { if (!stalled) this.endWith(ws, successStatus()); },
+      exited: () => {
+        if (stalled) return;
+        // A process that died with its stdin full never drains it: read again, for the close handshake.
+        ws.resume();
+        this.endWith(ws, successStatus());
+      },
     });
     const session: AttachSession = {
       protocol, pod: pod.spec.name, containerID: process.containerID,
       drop: () => ws.terminate(),
       // Reading stops too, so not even WebSocket pings are answered.
       stall: () => { stalled = true; socket.pause(); },
-      close: () => this.endWith(ws, successStatus()),
+      close: () => {
+        if (!stalled) ws.resume();
+        this.endWith(ws, successStatus());
+      },
     };
     this.sessions.add(session);
     const idleTimer = idleMs > 0

@@ -250,7 +250,12 @@ export class AttachBackend implements StreamBackend {
       idleMs: this.options.idleProbeMs, timeoutMs: this.options.probeTimeoutMs, clock: this.clock,
       send: (line) => connection.write(line),
       ping: () => connection.ping(),
-      dead: (reason) => this.lose(reason, 'connection-lost'),
+      dead: (reason) => {
+        // A server that stopped reading stdin backs the stream up and answers nothing either: from
+        // here the two look the same, so the reason names both when stdin was backed up.
+        const waiting = connection.backlog;
+        this.lose(waiting > 0 ? `${reason}, or the server stopped reading its stdin (${waiting} bytes for it were waiting)` : reason, 'connection-lost');
+      },
     });
     this.probe.start();
     this.onStatusHandler({
