@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnBackend } from '../support/backends.ts';
-import { MCP_HEADERS, raw, rawPost, rawSession, startTestProxy, type TestProxy } from '../support/proxy-harness.ts';
+import { MCP_HEADERS, raw, rawPost, rawSession, sseReader, startTestProxy, type TestProxy } from '../support/proxy-harness.ts';
 
 describe('bad input', () => {
   let proxy: TestProxy;
@@ -137,17 +137,13 @@ describe('bad input', () => {
   it('rejects a request before initialize on a legacy SSE session with a JSON-RPC error on its stream', async () => {
     const controller = new AbortController();
     const stream = await fetch(`${proxy.proxy.url}/sse`, { headers: { accept: 'text/event-stream' }, signal: controller.signal });
-    const reader = stream.body!.getReader();
-    let text = '';
-    const readUntil = async (pattern: RegExp) => {
-      while (!pattern.test(text)) text += new TextDecoder().decode((await reader.read()).value);
-    };
-    await readUntil(/event: endpoint\ndata: (\S+)\n\n/);
-    const endpoint = /data: (\S+)/.exec(text)![1];
+    const sse = sseReader(stream);
+    await sse.until(/event: endpoint\ndata: (\S+)\n\n/);
+    const endpoint = /data: (\S+)/.exec(sse.text())![1];
     const accepted = await raw(`${proxy.proxy.url}${endpoint}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/list' }) });
     expect(accepted.status).toBe(202);
-    await readUntil(/"id":5/);
-    expect(text).toContain('tools/list before initialize');
+    await sse.until(/"id":5/);
+    expect(sse.text()).toContain('tools/list before initialize');
     controller.abort();
   });
 

@@ -9,7 +9,7 @@ import {
   ResourceUpdatedNotificationSchema, type Progress,
 } from '@modelcontextprotocol/sdk/types.js';
 import { backends } from '../support/backends.ts';
-import { connectClient, raw, rawPost, rawSession, startTestProxy, textOf, waitFor, MCP_HEADERS, type TestProxy } from '../support/proxy-harness.ts';
+import { connectClient, raw, rawPost, rawSession, sseMessages, sseReader, startTestProxy, textOf, waitFor, MCP_HEADERS, type TestProxy } from '../support/proxy-harness.ts';
 
 const sampleAnswer = (text: string) => async () => ({ model: 'test-model', role: 'assistant' as const, content: { type: 'text' as const, text } });
 
@@ -48,7 +48,7 @@ describe.each(backends)('proxy streams over the $name backend', (fixture) => {
       params: { name: 'trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 }, _meta: { progressToken: 'my-token' } },
     });
     expect(reply.headers.get('content-type')).toBe('text/event-stream');
-    const events = reply.text.split('\n\n').filter((block) => block.startsWith('event: message')).map((block) => JSON.parse(block.split('data: ')[1]));
+    const events = sseMessages(reply.text);
     expect(events.map((event) => event.method ?? 'response')).toEqual(['notifications/progress', 'notifications/progress', 'response']);
     expect(events[0].params.progressToken).toBe('my-token');
     expect(events[2].id).toBe('p1');
@@ -136,23 +136,16 @@ describe.each(backends)('proxy streams over the $name backend', (fixture) => {
       thaw();
     }
     // THEN the sampling request arrives on the GET stream instead of going into the closed POST
-    const reader = stream.body!.getReader();
-    const decoder = new TextDecoder();
-    let text = '';
-    while (!text.includes('sampling/createMessage')) {
-      const chunk = await reader.read();
-      if (chunk.done) throw new Error(`stream ended; read ${JSON.stringify(text)}`);
-      text += decoder.decode(chunk.value, { stream: true });
-    }
-    const block = text.split('\n\n').find((b) => b.includes('sampling/createMessage'))!;
-    const request = JSON.parse(block.slice(block.indexOf('data: ') + 6));
+    const sse = sseReader(stream);
+    await sse.until(/sampling\/createMessage[^\n]*\n\n/);
+    const request = sseMessages(sse.text()).find((m) => m.method === 'sampling/createMessage');
     expect(request).toMatchObject({ jsonrpc: '2.0', method: 'sampling/createMessage', id: expect.any(Number) });
     // AND the client can answer it
     const answer = await rawPost(proxy.mcpUrl, session, { jsonrpc: '2.0', id: request.id, result: { model: 'test-model', role: 'assistant', content: { type: 'text', text: 'answered from the stream' } } });
     expect(answer.status).toBe(202);
     // (the call's own answer goes to the closed POST; the session ends only after it, not abandoning it)
     await waitFor(() => proxy.proxy.mux!.inFlight === inFlight, 5_000, 'the call answered');
-    await reader.cancel();
+    await sse.cancel();
     await raw(proxy.mcpUrl, { method: 'DELETE', headers: { 'mcp-session-id': session } });
   });
 
@@ -168,21 +161,16 @@ describe.each(backends)('proxy streams over the $name backend', (fixture) => {
     // response (notification handlers run a microtask later than responses); the proxy's part is the order.
     const controller = new AbortController();
     const stream = await fetch(`${proxy.proxy.url}/sse`, { headers: { accept: 'text/event-stream' }, signal: controller.signal });
-    const reader = stream.body!.getReader();
-    const decoder = new TextDecoder();
-    let text = '';
-    const readUntil = async (pattern: RegExp) => {
-      while (!pattern.test(text)) text += decoder.decode((await reader.read()).value, { stream: true });
-    };
-    await readUntil(/event: endpoint\ndata: (\S+)\n\n/);
-    const endpoint = `${proxy.proxy.url}${/data: (\S+)/.exec(text)![1]}`;
+    const sse = sseReader(stream);
+    await sse.until(/event: endpoint\ndata: (\S+)\n\n/);
+    const endpoint = `${proxy.proxy.url}${/data: (\S+)/.exec(sse.text())![1]}`;
     const send = (message: unknown) => raw(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(message) });
     await send({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'raw-sse', version: '1' } } });
     await send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     await send({ jsonrpc: '2.0', id: 'run', method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 }, _meta: { progressToken: 77 } } });
-    await readUntil(/"id":"run"/);
+    await sse.until(/"id":"run"/);
     controller.abort();
-    const messages = text.split('\n\n').filter((block) => block.startsWith('event: message')).map((block) => JSON.parse(block.slice(block.indexOf('data: ') + 6)));
+    const messages = sseMessages(sse.text());
     const run = messages.filter((message) => message.id === 'run' || message.method === 'notifications/progress');
     expect(run.map((message) => message.method ?? `response ${message.id}`)).toEqual(['notifications/progress', 'notifications/progress', 'response run']);
     expect(run.slice(0, 2).map((message) => [message.params.progressToken, message.params.progress])).toEqual([[77, 1], [77, 2]]);

@@ -147,6 +147,29 @@ export async function rawSession(mcpUrl: string, protocolVersion = '2025-06-18',
   return id;
 }
 
+/** The JSON-RPC messages of an SSE text (its `event: message` blocks), in order. */
+export function sseMessages(text: string): any[] {
+  return text.split('\n\n').filter((block) => block.startsWith('event: message')).map((block) => JSON.parse(block.slice(block.indexOf('data: ') + 6)));
+}
+
+/** Reads an SSE response body as it arrives: `until` reads on until the text so far matches, and fails if the stream ends first. */
+export function sseReader(response: Response): { readonly text: () => string; until(pattern: RegExp): Promise<void>; cancel(): Promise<void> } {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  return {
+    text: () => text,
+    async until(pattern) {
+      while (!pattern.test(text)) {
+        const chunk = await reader.read();
+        if (chunk.done) throw new Error(`stream ended before ${pattern}; read ${JSON.stringify(text)}`);
+        text += decoder.decode(chunk.value, { stream: true });
+      }
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
 /** POSTs one body to an open session. */
 export function rawPost(mcpUrl: string, session: string, body: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
   return raw(mcpUrl, { method: 'POST', headers: { ...MCP_HEADERS, 'mcp-session-id': session, ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
