@@ -5,7 +5,7 @@
  */
 import { METRICS } from '../proxy/src/telemetry/metric-definitions.ts';
 import {
-  backendRestarts, backendUp, errorRatio, latencyQuantile, perServer, requestIncrease, requestRate, toolCallIncrease, toolFailureRatio,
+  backendRestarts, backendUp, errorRatio, gaugeMax, latencyQuantile, perServer, requestIncrease, requestRate, toolCallIncrease, toolFailureRatio,
 } from './_observability-queries.ts';
 
 /** Thresholds of the alerts. */
@@ -22,6 +22,13 @@ export interface AlertThresholds {
   readonly toolFailureRatio?: number;
   /** Backend restarts per server within 15 minutes above which `McpBackendRestartStorm` fires. @default 3 */
   readonly restartsPer15m?: number;
+  /**
+   * Bytes waiting for a stdio server's stdin (`toolhive_mcp_backend_stdin_backlog_bytes`, its largest
+   * replica) above which, for 10 minutes, `McpServerStdinStalled` fires. A server that reads its stdin
+   * keeps this near zero; the proxy refuses new requests at its own `limits.maxStdinBacklogBytes`
+   * (16 MiB by default), so keep this below that to be warned before clients are. @default 1048576 (1 MiB)
+   */
+  readonly stdinBacklogBytes?: number;
 }
 
 export interface AlertRule {
@@ -43,6 +50,7 @@ export function resolveThresholds(t: AlertThresholds = {}): Required<AlertThresh
     p99LatencySeconds: t.p99LatencySeconds ?? 5,
     toolFailureRatio: t.toolFailureRatio ?? 0.2,
     restartsPer15m: t.restartsPer15m ?? 3,
+    stdinBacklogBytes: t.stdinBacklogBytes ?? 1024 * 1024,
   };
   for (const key of ['errorRatio', 'toolFailureRatio'] as const) {
     const v = resolved[key];
@@ -55,6 +63,9 @@ export function resolveThresholds(t: AlertThresholds = {}): Required<AlertThresh
   }
   if (!(Number.isInteger(resolved.restartsPer15m) && resolved.restartsPer15m >= 1)) {
     throw new Error(`observability stack: alert threshold restartsPer15m ${resolved.restartsPer15m} must be a positive integer`);
+  }
+  if (!(Number.isInteger(resolved.stdinBacklogBytes) && resolved.stdinBacklogBytes >= 1)) {
+    throw new Error(`observability stack: alert threshold stdinBacklogBytes ${resolved.stdinBacklogBytes} must be a positive whole number of bytes, e.g. 1048576`);
   }
   return resolved;
 }
@@ -126,6 +137,20 @@ export function alertRules(thresholds: Required<AlertThresholds>): AlertRule[] {
         + 'the failing tool calls and the container\'s OOMKilled status (raise its memory limit). "start_failed": it cannot start (image, args, a missing Secret). '
         + '"pod_replaced": something deletes or reschedules the pod (evictions, node drains). "connection_lost": the attach connection itself drops; '
         + 'check API server and node network health and idle timeouts of load balancers in the path.',
+    },
+    {
+      alert: 'McpServerStdinStalled',
+      expr: `${gaugeMax(METRICS.stdinBacklog, [], {})} > ${thresholds.stdinBacklogBytes}`,
+      for: '10m',
+      severity: 'warning',
+      summary: `MCP server ${SERVER}: {{ $value | humanize1024 }}B wait for its stdin`,
+      description: `The stdio server behind ${SERVER} has left more than ${thresholds.stdinBacklogBytes} bytes of requests unread on its stdin for 10 minutes: `
+        + 'it is hung or far slower than its clients. The proxy refuses new requests (503) once the backlog reaches its limit.',
+      runbook: 'See the Stdin backlog panel (largest replica) and the proxy log line "the server is not reading its stdin". '
+        + 'A server that stops reading is stuck: a tool blocking its only thread, a deadlock, or a process stopped by a debugger. '
+        + 'Check the MCP server container\'s CPU (0 % = blocked, 100 % = a busy loop) and its logs, then restart it: '
+        + 'kubectl -n {{ $labels.namespace }} delete pod of the StatefulSet (the proxy re-attaches and re-initializes on its own; the requests in flight fail). '
+        + 'If it reads but too slowly for its traffic, it needs more CPU or fewer clients.',
     },
     {
       alert: 'McpServerNoTraffic',

@@ -7,6 +7,7 @@ import { describe, expect, test } from '@jest/globals';
 import { GRAFANA_VARIABLES } from '../../lib/_observability-dashboard.ts';
 import { NAMESPACE_LABEL } from '../../lib/_observability-queries.ts';
 import { ObservabilityArchitecture } from '../../lib/observability-stack.ts';
+import { validateProxyConfig } from '../../proxy/src/config-validate.ts';
 import { METRICS } from '../../proxy/src/telemetry/metric-definitions.ts';
 import {
   groupings, interpolateGrafana, metricSelectors, one, proxySeriesNames, selectorLabels, synthStack, type Manifest,
@@ -98,10 +99,11 @@ describe('coverage of the proxy metrics', () => {
     expect(latency.targets.map((t: any) => /histogram_quantile\(([0-9.]+),/.exec(t.expr)![1])).toEqual(['0.5', '0.95', '0.99']);
   });
 
-  test('the six alerts exist, each with a severity, a summary, a description and a runbook', () => {
+  test('the seven alerts exist, each with a severity, a summary, a description and a runbook', () => {
     const rules = alertRules(objects);
     expect(rules.map((r) => r.alert)).toEqual([
-      'McpServerErrorRatioHigh', 'McpServerLatencyP99High', 'McpToolFailureRatioHigh', 'McpBackendDown', 'McpBackendRestartStorm', 'McpServerNoTraffic',
+      'McpServerErrorRatioHigh', 'McpServerLatencyP99High', 'McpToolFailureRatioHigh', 'McpBackendDown', 'McpBackendRestartStorm', 'McpServerStdinStalled',
+      'McpServerNoTraffic',
     ]);
     for (const r of rules) {
       expect(['critical', 'warning', 'info']).toContain(r.labels.severity);
@@ -119,12 +121,22 @@ describe('coverage of the proxy metrics', () => {
   });
 
   test('alert thresholds from props land in the expressions', () => {
-    const rules = alertRules(synthStack({ alertThresholds: { errorRatio: 0.1, p99LatencySeconds: 2.5, toolFailureRatio: 0.5, restartsPer15m: 7 } }).objects());
+    const rules = alertRules(synthStack({ alertThresholds: { errorRatio: 0.1, p99LatencySeconds: 2.5, toolFailureRatio: 0.5, restartsPer15m: 7, stdinBacklogBytes: 4096 } }).objects());
     const byName = Object.fromEntries(rules.map((r) => [r.alert, r.expr]));
     expect(byName.McpServerErrorRatioHigh).toMatch(/\) > 0\.1\n/);
     expect(byName.McpServerLatencyP99High).toMatch(/\) > 2\.5\n/);
     expect(byName.McpToolFailureRatioHigh).toMatch(/\) > 0\.5\n/);
     expect(byName.McpBackendRestartStorm).toMatch(/ > 7$/);
+    expect(byName.McpServerStdinStalled).toMatch(/ > 4096$/);
+  });
+
+  test('the stdin alert watches the largest replica\'s backlog, so one stuck replica is not averaged away', () => {
+    const rule = alertRules(objects).find((r) => r.alert === 'McpServerStdinStalled')!;
+    expect(rule.expr).toBe(`max by (namespace, server) (${METRICS.stdinBacklog.name}) > 1048576`);
+    expect(rule.for).toBe('10m');
+    // It warns before the proxy's own default limit turns clients away with 503.
+    const { limits } = validateProxyConfig({ server: 'x', backend: { type: 'spawn', command: 'x' } });
+    expect(Number(/> (\d+)$/.exec(rule.expr)![1])).toBeLessThan(limits.maxStdinBacklogBytes);
   });
 
   test('the p99 alert reads the histogram buckets by namespace, server and le', () => {

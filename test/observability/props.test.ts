@@ -141,6 +141,7 @@ describe('ObservabilityStack prop errors', () => {
     [{ alertThresholds: { errorRatio: 5 } }, /errorRatio 5 must be a ratio between 0 and 1/],
     [{ alertThresholds: { p99LatencySeconds: 3 } }, /p99LatencySeconds 3 is not a bucket bound/],
     [{ alertThresholds: { restartsPer15m: 1.5 } }, /restartsPer15m 1.5 must be a positive integer/],
+    [{ alertThresholds: { stdinBacklogBytes: 0 } }, /stdinBacklogBytes 0 must be a positive whole number of bytes/],
     [{ scrapeInterval: '' }, /scrapeInterval "" is not a Prometheus duration/],
     [{ chartVersions: { jaeger: '^4.1.0' } }, /chartVersions.jaeger "\^4.1.0" is not an exact chart version/],
     [{ chartVersions: { kubePrometheusStack: '' } }, /chartVersions.kubePrometheusStack "" is not an exact chart version/],
