@@ -149,7 +149,30 @@ export async function rawSession(mcpUrl: string, protocolVersion = '2025-06-18',
 
 /** The JSON-RPC messages of an SSE text (its `event: message` blocks), in order. */
 export function sseMessages(text: string): any[] {
-  return text.split('\n\n').filter((block) => block.startsWith('event: message')).map((block) => JSON.parse(block.slice(block.indexOf('data: ') + 6)));
+  return sseEvents(text).filter((e) => e.event === 'message' && e.data !== '').map((e) => JSON.parse(e.data));
+}
+
+/** The complete events of an SSE text, as the EventSource rules read them (comments skipped, `event` defaulting to message). */
+export function sseEvents(text: string): { id?: string; event: string; data: string }[] {
+  const blocks = text.split('\n\n');
+  blocks.pop(); // an event is complete only once its blank line arrived
+  return blocks.flatMap((block) => {
+    const event: { id?: string; event: string; data: string } = { event: 'message', data: '' };
+    const data: string[] = [];
+    let fields = 0;
+    for (const line of block.split('\n')) {
+      if (line === '' || line.startsWith(':')) continue;
+      const colon = line.indexOf(':');
+      const name = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+      fields += 1;
+      if (name === 'id') event.id = value;
+      else if (name === 'event') event.event = value;
+      else if (name === 'data') data.push(value);
+    }
+    event.data = data.join('\n');
+    return fields > 0 ? [event] : [];
+  });
 }
 
 /** Reads an SSE response body as it arrives: `until` reads on until the text so far matches, and fails if the stream ends first. */

@@ -157,14 +157,18 @@ export class SseStream implements MessageSink {
     if (!this.closed) this.res.write(`event: ${name}\ndata: ${data}\n\n`);
   }
 
-  write(message: string): boolean {
+  write(message: string, eventId?: number): boolean {
     if (this.closed) return false;
     if (this.res.writableLength > STREAM_BUFFER_LIMIT) {
       this.close();
       return false;
     }
-    this.res.write(`event: message\ndata: ${message}\n\n`);
+    this.res.write(eventId === undefined ? `event: message\ndata: ${message}\n\n` : `id: ${eventId}\nevent: message\ndata: ${message}\n\n`);
     return true;
+  }
+
+  prime(eventId: number): void {
+    if (!this.closed) this.res.write(`id: ${eventId}\ndata: \n\n`);
   }
 
   keepAlive(): void {

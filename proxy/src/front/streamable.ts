@@ -6,7 +6,9 @@
  * `Mcp-Session-Id` or an unsupported `MCP-Protocol-Version`; 404 for an unknown or expired session;
  * 202 when the body holds no request. A request is answered with JSON unless the exchange needs a
  * stream: the client asked for progress (and accepts SSE) or accepts only SSE.
- * GET: the session's server-to-client SSE stream (one per session, 409 for a second).
+ * GET: the session's server-to-client SSE stream (one per session, 409 for a second). Its events
+ * carry ids; `Last-Event-ID` resumes it (the kept events after that id are sent again, and a stream
+ * the proxy still holds open is replaced); 400 for an id the stream never sent.
  * DELETE: ends the session. Anything else: 405.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -130,13 +132,38 @@ async function initialize(ctx: FrontContext, res: ServerResponse, message: JsonR
   exchange.respond(response);
 }
 
+/** Clients of 2025-11-25 and later expect an id-only event first, so they can resume even a quiet stream. */
+const FIRST_VERSION_PRIMING_STREAMS = '2025-11-25';
+
+/**
+ * The event a resuming client saw last (`Last-Event-ID`), or undefined without the header; replies 400
+ * and returns null for an id this session's stream never sent.
+ */
+function resumePoint(req: IncomingMessage, res: ServerResponse, session: Session): number | undefined | null {
+  const header = req.headers['last-event-id'];
+  if (header === undefined) return undefined;
+  const value = typeof header === 'string' ? header.trim() : '';
+  if (/^\d{1,15}$/.test(value) && Number(value) <= session.lastSentEventId) return Number(value);
+  sendError(res, 400, INVALID_REQUEST, `Bad Request: Last-Event-ID ${JSON.stringify(header)} is not an event of this session's stream `
+    + `(its events are numbered 1 to ${session.lastSentEventId}); open the stream without it`);
+  return null;
+}
+
 function handleGet(ctx: FrontContext, req: IncomingMessage, res: ServerResponse): void {
   if (!acceptedTypes(req).sse) return sendError(res, 406, INVALID_REQUEST, 'Not Acceptable: Accept must list text/event-stream');
   const problem = versionHeaderProblem(req);
   if (problem) return sendError(res, 400, INVALID_REQUEST, problem);
   const session = sessionOf(ctx, req, res);
   if (!session) return;
-  if (session.stream) return sendError(res, 409, INVALID_REQUEST, 'Conflict: this session already has an open GET stream');
+  const resumeAfter = resumePoint(req, res, session);
+  if (resumeAfter === null) return;
+  if (session.stream) {
+    if (resumeAfter === undefined) return sendError(res, 409, INVALID_REQUEST, 'Conflict: this session already has an open GET stream');
+    // A client resuming has lost its stream, whatever this side of that connection still believes
+    // (a silently dropped connection looks open until a write fails): the new stream replaces it.
+    ctx.logger.info('GET stream resumed while the old one looked open: closing the old one', { session: session.id, lastEventId: resumeAfter });
+    session.stream.close();
+  }
   ctx.connections[TRANSPORT] += 1;
   const stream: SseStream = new SseStream(res, () => {
     ctx.connections[TRANSPORT] -= 1;
@@ -146,5 +173,13 @@ function handleGet(ctx: FrontContext, req: IncomingMessage, res: ServerResponse)
   });
   ctx.streams.add(stream);
   session.lastActive = ctx.clock.now();
-  session.attachStream(stream);
+  const resumption = session.attachStream(stream, {
+    ...(resumeAfter === undefined ? {} : { resumeAfter }),
+    prime: session.protocolVersion >= FIRST_VERSION_PRIMING_STREAMS,
+  });
+  if (resumption.lost > 0) {
+    ctx.logger.warn('GET stream resumed, but some messages it missed are no longer kept: they are lost', {
+      session: session.id, lastEventId: resumeAfter, replayed: resumption.replayed, lost: resumption.lost,
+    });
+  }
 }

@@ -6,6 +6,12 @@
  * (list_changed, log messages, server requests whose exchange is gone) go to the session's stream:
  * the Streamable HTTP GET stream, or the legacy SSE stream. While no stream is open they wait in a
  * small backlog (oldest dropped first), delivered when the client opens one.
+ *
+ * A Streamable HTTP session's stream is resumable: every message sent on it carries an event id
+ * (1, 2, 3, ... per session), and the last ones sent are kept, so a client whose stream died with
+ * messages still in the network (a silently dropped connection, a proxy in the path timing out)
+ * reconnects with `Last-Event-ID` and gets them again. Legacy SSE has no resumption: closing its
+ * stream ends the session.
  */
 import { randomUUID } from 'node:crypto';
 import { IdTable } from './id-table.ts';
@@ -15,8 +21,10 @@ export type Transport = 'streamable-http' | 'sse';
 
 /** Somewhere messages for a client can be written (an SSE stream). */
 export interface MessageSink {
-  /** Writes one serialized message; false when the sink is closed. */
-  write(message: string): boolean;
+  /** Writes one serialized message, with its event id on a resumable stream; false when the sink is closed. */
+  write(message: string, eventId?: number): boolean;
+  /** An event with an id and no data: where a client that loses the stream now resumes from. */
+  prime?(eventId: number): void;
   /** Ends the stream (the session ended). */
   close(): void;
 }
@@ -39,6 +47,16 @@ export interface Exchange {
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
 
 const BACKLOG_LIMIT = 256;
+/** Messages sent on a resumable stream that are kept for a client resuming it: at most this many... */
+const REPLAY_EVENTS_LIMIT = 256;
+/** ...and at most this much JSON (UTF-16 code units, about bytes), oldest dropped first. */
+const REPLAY_CHARS_LIMIT = 1024 * 1024;
+
+/** What attaching a stream sent again, and what a resuming client had missed that is no longer kept. */
+export interface Resumption {
+  readonly replayed: number;
+  readonly lost: number;
+}
 
 export interface ClientCapabilities {
   readonly sampling: boolean;
@@ -62,6 +80,11 @@ export class Session {
   lastActive: number;
   closed = false;
   private backlog: string[] | undefined;
+  /** The id of the last event sent on the session's stream (0: none yet). */
+  private lastEventId = 0;
+  /** The last events sent, oldest first, for a client resuming the stream. */
+  private sent: { readonly id: number; readonly message: string }[] = [];
+  private sentChars = 0;
 
   constructor(id: string, transport: Transport, now: number) {
     this.id = id;
@@ -69,24 +92,71 @@ export class Session {
     this.lastActive = now;
   }
 
+  /** Whether the stream's events carry ids a client can resume from (Streamable HTTP). */
+  get resumable(): boolean {
+    return this.transport === 'streamable-http';
+  }
+
+  /** The id of the last event sent on the session's stream; 0 before the first. */
+  get lastSentEventId(): number {
+    return this.lastEventId;
+  }
+
   /** Sends a message on the session's stream, or keeps it until one opens. */
   deliver(message: string): void {
     if (this.closed) return;
-    if (this.stream?.write(message)) return;
+    if (this.stream) {
+      if (!this.resumable) {
+        if (this.stream.write(message)) return;
+      } else if (this.stream.write(message, this.lastEventId + 1)) {
+        this.remember(message);
+        return;
+      }
+    }
     this.backlog ??= [];
     if (this.backlog.length >= BACKLOG_LIMIT) this.backlog.shift();
     this.backlog.push(message);
   }
 
-  attachStream(stream: MessageSink): void {
+  /**
+   * Makes `stream` the session's stream. `resumeAfter` (a resuming client's `Last-Event-ID`, at most
+   * `lastSentEventId`) sends the kept events after it first; then what waited in the backlog goes
+   * out. `prime` ends with an id-only event when nothing else was sent, so the client can resume
+   * even a stream that never carried a message.
+   */
+  attachStream(stream: MessageSink, options: { readonly resumeAfter?: number; readonly prime?: boolean } = {}): Resumption {
     this.stream = stream;
+    let replayed = 0;
+    let lost = 0;
+    const after = options.resumeAfter;
+    if (after !== undefined && this.resumable) {
+      const oldestKept = this.sent[0]?.id ?? this.lastEventId + 1;
+      lost = Math.max(0, oldestKept - after - 1);
+      for (const event of this.sent) {
+        if (event.id > after && stream.write(event.message, event.id)) replayed += 1;
+      }
+    }
+    const before = this.lastEventId;
     const waiting = this.backlog;
     this.backlog = undefined;
     if (waiting) for (const message of waiting) this.deliver(message);
+    if (options.prime && this.resumable && replayed === 0 && this.lastEventId === before && this.stream === stream) {
+      stream.prime?.(this.lastEventId);
+    }
+    return { replayed, lost };
   }
 
   detachStream(stream: MessageSink): void {
     if (this.stream === stream) this.stream = undefined;
+  }
+
+  private remember(message: string): void {
+    this.lastEventId += 1;
+    this.sent.push({ id: this.lastEventId, message });
+    this.sentChars += message.length;
+    while (this.sent.length > REPLAY_EVENTS_LIMIT || (this.sentChars > REPLAY_CHARS_LIMIT && this.sent.length > 0)) {
+      this.sentChars -= this.sent.shift()!.message.length;
+    }
   }
 }
 
