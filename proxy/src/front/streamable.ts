@@ -144,8 +144,8 @@ function resumePoint(req: IncomingMessage, res: ServerResponse, session: Session
   if (header === undefined) return undefined;
   const value = typeof header === 'string' ? header.trim() : '';
   if (/^\d{1,15}$/.test(value) && Number(value) <= session.lastSentEventId) return Number(value);
-  sendError(res, 400, INVALID_REQUEST, `Bad Request: Last-Event-ID ${JSON.stringify(header)} is not an event of this session's stream `
-    + `(its events are numbered 1 to ${session.lastSentEventId}); open the stream without it`);
+  sendError(res, 400, INVALID_REQUEST, `Bad Request: Last-Event-ID ${JSON.stringify(header)} is not an event id of this session's stream `
+    + `(a whole number from 0 to ${session.lastSentEventId}); open the stream without it`);
   return null;
 }
 
