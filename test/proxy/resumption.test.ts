@@ -4,11 +4,12 @@
  * network gets them again, once each, even while the proxy still believes the old stream is open.
  * The front does this alike for every backend, so these run over the spawn backend only.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ResourceListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import net from 'node:net';
+import type { SseStream } from '../../proxy/src/front/exchanges.ts';
 import { Session } from '../../proxy/src/mux/session.ts';
 import { spawnBackend } from '../support/backends.ts';
 import {
@@ -96,9 +97,9 @@ describe('resuming a GET stream', () => {
     await listChanged();
     await listChanged();
     for (const sse of streams) await sse.until(/(list_changed[^\n]*\n\n[^]*){2}/);
-    // THEN the 2025-11-25 stream opens with an id-only event (id 0: nothing sent yet), then 1 and 2
+    // THEN the 2025-11-25 stream opens with an id-only event with an id of its own, then the messages
     expect(sseEvents(streams[0]!.text()).map((e) => [e.id, e.data === '' ? '' : JSON.parse(e.data).method])).toEqual([
-      ['0', ''], ['1', 'notifications/resources/list_changed'], ['2', 'notifications/resources/list_changed'],
+      ['1', ''], ['2', 'notifications/resources/list_changed'], ['3', 'notifications/resources/list_changed'],
     ]);
     // AND the older client, which may not expect an event without data, gets the numbered messages only
     expect(sseEvents(streams[1]!.text()).map((e) => [e.id, JSON.parse(e.data).method])).toEqual([
@@ -131,13 +132,38 @@ describe('resuming a GET stream', () => {
     await again.cancel();
   });
 
-  it('refuses a Last-Event-ID the stream never sent with 400', async () => {
+  it('opens the stream without resuming for a Last-Event-ID it never sent, which therefore replaces no open stream', async () => {
     const session = await rawSession(proxy.mcpUrl, '2025-06-18');
     for (const id of ['abc', '1', '-1', '1.5']) {
-      const reply = await raw(proxy.mcpUrl, { method: 'GET', headers: { accept: 'text/event-stream', 'mcp-session-id': session, 'last-event-id': id } });
-      expect([id, reply.status]).toEqual([id, 400]);
-      expect(reply.json().error.message).toContain(`Last-Event-ID ${JSON.stringify(id)} is not an event id of this session's stream (a whole number from 0 to 0)`);
+      const controller = new AbortController();
+      const reply = await fetch(proxy.mcpUrl, { headers: { accept: 'text/event-stream', 'mcp-session-id': session, 'last-event-id': id }, signal: controller.signal });
+      expect([id, reply.status]).toEqual([id, 200]);
+      await waitFor(() => sessionOf(session).stream !== undefined, 5_000, 'the stream attached');
+      expect(sessionOf(session).streamResumedAt).toBeUndefined();
+      const second = await raw(proxy.mcpUrl, { method: 'GET', headers: { accept: 'text/event-stream', 'mcp-session-id': session, 'last-event-id': id } });
+      expect([id, second.status]).toEqual([id, 409]);
+      controller.abort();
+      await waitFor(() => sessionOf(session).stream === undefined, 5_000, 'the stream closed');
     }
+  });
+
+  it('lets a resume replace an open stream, but not one that a resume opened moments ago (two readers would take turns for ever)', async () => {
+    const session = await rawSession(proxy.mcpUrl, '2025-06-18');
+    const open = (lastEventId?: string) => fetch(proxy.mcpUrl, {
+      headers: { accept: 'text/event-stream', 'mcp-session-id': session, ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }) },
+    });
+    const first = await open();
+    await waitFor(() => sessionOf(session).stream !== undefined, 5_000, 'the stream attached');
+    const original = sessionOf(session).stream;
+    const resumed = await open('0');
+    expect(resumed.status).toBe(200);
+    expect(sessionOf(session).stream).not.toBe(original);
+    // the replaced stream ends for its reader (cut, or ended: either way it does not hang)
+    await first.text().catch(() => 'cut');
+    const again = await raw(proxy.mcpUrl, { method: 'GET', headers: { accept: 'text/event-stream', 'mcp-session-id': session, 'last-event-id': '0' } });
+    expect(again.status).toBe(409);
+    expect(again.json().error.message).toContain('resumed by another reader moments ago');
+    await resumed.body!.cancel();
   });
 
   it('gives the SDK client every message sent into a connection that died silently, once, with no proxy restart', async () => {
@@ -166,6 +192,8 @@ describe('resuming a GET stream', () => {
       // the two messages it missed arrive
       await waitFor(() => seen === 3, 10_000, 'the missed messages');
       expect(session.stream).not.toBe(stale);
+      // AND the stale connection is dropped, with what was queued for it, not left to TCP's timeouts
+      expect((stale as SseStream).res.destroyed).toBe(true);
       // AND nothing arrives twice: the next message makes it 4
       await listChanged();
       await waitFor(() => seen >= 4, 5_000, 'the next message');
@@ -179,36 +207,64 @@ describe('resuming a GET stream', () => {
 });
 
 describe('Session replay', () => {
+  const made: Session[] = [];
+  const session = (transport: 'streamable-http' | 'sse' = 'streamable-http'): Session => {
+    const created = new Session(`s${made.length}`, transport, 0);
+    made.push(created);
+    return created;
+  };
+  // The replay budget is shared by every session of the process: give it back.
+  afterEach(() => { for (const s of made.splice(0)) s.forgetSent(); });
   const sink = (): { written: [string, number | undefined][]; write(message: string, id?: number): boolean; close(): void } => {
     const written: [string, number | undefined][] = [];
     return { written, write: (message, id) => { written.push([message, id]); return true; }, close: () => {} };
   };
 
   it('keeps the last 256 events, says how many a resuming client lost, and replays the rest in order', () => {
-    const session = new Session('s', 'streamable-http', 0);
-    session.attachStream(sink());
-    for (let i = 1; i <= 300; i++) session.deliver(`m${i}`);
+    const s = session();
+    s.attachStream(sink());
+    for (let i = 1; i <= 300; i++) s.deliver(`m${i}`);
     const resumed = sink();
-    expect(session.attachStream(resumed, { resumeAfter: 10 })).toEqual({ replayed: 256, lost: 34 });
+    expect(s.attachStream(resumed, { resumeAfter: 10 })).toEqual({ replayed: 256, lost: 34 });
     expect(resumed.written[0]).toEqual(['m45', 45]);
     expect(resumed.written.at(-1)).toEqual(['m300', 300]);
-    expect(session.attachStream(sink(), { resumeAfter: 300 })).toEqual({ replayed: 0, lost: 0 });
+    // what a client resumed after is confirmed, and no longer kept
+    expect(s.attachStream(sink(), { resumeAfter: 290 })).toEqual({ replayed: 10, lost: 0 });
+    expect(s.attachStream(sink(), { resumeAfter: 0 })).toEqual({ replayed: 10, lost: 290 });
   });
 
   it('keeps at most 1 MiB of messages', () => {
-    const session = new Session('s', 'streamable-http', 0);
-    session.attachStream(sink());
+    const s = session();
+    s.attachStream(sink());
     const big = 'x'.repeat(400 * 1024);
-    for (let i = 0; i < 4; i++) session.deliver(big);
-    expect(session.attachStream(sink(), { resumeAfter: 0 })).toEqual({ replayed: 2, lost: 2 });
+    for (let i = 0; i < 4; i++) s.deliver(big);
+    expect(s.attachStream(sink(), { resumeAfter: 0 })).toEqual({ replayed: 2, lost: 2 });
+  });
+
+  it('keeps at most 32 MiB for all sessions together: past it, the session adding drops its own oldest', () => {
+    const quarter = 'x'.repeat(256 * 1024);
+    const full = Array.from({ length: 32 }, () => session());
+    for (const s of full) {
+      s.attachStream(sink());
+      for (let i = 0; i < 4; i++) s.deliver(quarter);
+    }
+    const late = session();
+    late.attachStream(sink());
+    late.deliver(quarter);
+    expect(late.attachStream(sink(), { resumeAfter: 0 })).toEqual({ replayed: 0, lost: 1 });
+    expect(full[0]!.attachStream(sink(), { resumeAfter: 0 })).toEqual({ replayed: 4, lost: 0 });
+    // a session that ends gives its share back
+    full[1]!.forgetSent();
+    late.deliver(quarter);
+    expect(late.attachStream(sink(), { resumeAfter: 1 })).toEqual({ replayed: 1, lost: 0 });
   });
 
   it('numbers nothing on a legacy SSE stream, which cannot be resumed', () => {
-    const session = new Session('s', 'sse', 0);
+    const s = session('sse');
     const stream = sink();
-    session.attachStream(stream);
-    session.deliver('m');
+    s.attachStream(stream);
+    s.deliver('m');
     expect(stream.written).toEqual([['m', undefined]]);
-    expect(session.lastSentEventId).toBe(0);
+    expect(s.lastSentEventId).toBe(0);
   });
 });

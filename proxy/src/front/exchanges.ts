@@ -171,6 +171,11 @@ export class SseStream implements MessageSink {
     if (!this.closed) this.res.write(`id: ${eventId}\ndata: \n\n`);
   }
 
+  drop(): void {
+    this.close();
+    this.res.destroy();
+  }
+
   keepAlive(): void {
     if (!this.closed) this.res.write(': keep-alive\n\n');
   }

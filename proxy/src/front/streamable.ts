@@ -8,7 +8,7 @@
  * stream: the client asked for progress (and accepts SSE) or accepts only SSE.
  * GET: the session's server-to-client SSE stream (one per session, 409 for a second). Its events
  * carry ids; `Last-Event-ID` resumes it (the kept events after that id are sent again, and a stream
- * the proxy still holds open is replaced); 400 for an id the stream never sent.
+ * the proxy still holds open is replaced); an id the stream never sent is ignored.
  * DELETE: ends the session. Anything else: 405.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -136,17 +136,26 @@ async function initialize(ctx: FrontContext, res: ServerResponse, message: JsonR
 const FIRST_VERSION_PRIMING_STREAMS = '2025-11-25';
 
 /**
- * The event a resuming client saw last (`Last-Event-ID`), or undefined without the header; replies 400
- * and returns null for an id this session's stream never sent.
+ * A stream that was itself opened by a resuming client this recently is not replaced by another
+ * resume: two live readers of one session (a client resuming a stream it still reads, two
+ * transports sharing a session id) would otherwise replace each other for ever.
  */
-function resumePoint(req: IncomingMessage, res: ServerResponse, session: Session): number | undefined | null {
+const RESUME_REPLACE_GUARD_MS = 5_000;
+
+/**
+ * The event a resuming client saw last (`Last-Event-ID`), or undefined without the header. An id
+ * this session's stream never sent is ignored (with a warning) rather than refused: clients such as
+ * the MCP SDK would retry with the same id and then give up the stream for good.
+ */
+function resumePoint(ctx: FrontContext, req: IncomingMessage, session: Session): number | undefined {
   const header = req.headers['last-event-id'];
   if (header === undefined) return undefined;
   const value = typeof header === 'string' ? header.trim() : '';
   if (/^\d{1,15}$/.test(value) && Number(value) <= session.lastSentEventId) return Number(value);
-  sendError(res, 400, INVALID_REQUEST, `Bad Request: Last-Event-ID ${JSON.stringify(header)} is not an event id of this session's stream `
-    + `(a whole number from 0 to ${session.lastSentEventId}); open the stream without it`);
-  return null;
+  ctx.logger.warn('GET stream with a Last-Event-ID this session\'s stream never sent: opened without resuming', {
+    session: session.id, lastEventId: String(header).slice(0, 64), lastSent: session.lastSentEventId,
+  });
+  return undefined;
 }
 
 function handleGet(ctx: FrontContext, req: IncomingMessage, res: ServerResponse): void {
@@ -155,14 +164,20 @@ function handleGet(ctx: FrontContext, req: IncomingMessage, res: ServerResponse)
   if (problem) return sendError(res, 400, INVALID_REQUEST, problem);
   const session = sessionOf(ctx, req, res);
   if (!session) return;
-  const resumeAfter = resumePoint(req, res, session);
-  if (resumeAfter === null) return;
+  const resumeAfter = resumePoint(ctx, req, session);
+  const now = ctx.clock.now();
   if (session.stream) {
     if (resumeAfter === undefined) return sendError(res, 409, INVALID_REQUEST, 'Conflict: this session already has an open GET stream');
+    if (session.streamResumedAt !== undefined && now - session.streamResumedAt < RESUME_REPLACE_GUARD_MS) {
+      return sendError(res, 409, INVALID_REQUEST, 'Conflict: this session\'s GET stream was resumed by another reader moments ago');
+    }
     // A client resuming has lost its stream, whatever this side of that connection still believes
-    // (a silently dropped connection looks open until a write fails): the new stream replaces it.
-    ctx.logger.info('GET stream resumed while the old one looked open: closing the old one', { session: session.id, lastEventId: resumeAfter });
-    session.stream.close();
+    // (a silently dropped connection looks open until a write fails): the new stream replaces it,
+    // and the old connection is dropped with what is queued for it (the replay covers that).
+    ctx.logger.info('GET stream resumed while the old one looked open: dropping the old one', { session: session.id, lastEventId: resumeAfter });
+    const stale = session.stream;
+    if (stale.drop) stale.drop();
+    else stale.close();
   }
   ctx.connections[TRANSPORT] += 1;
   const stream: SseStream = new SseStream(res, () => {
@@ -172,7 +187,8 @@ function handleGet(ctx: FrontContext, req: IncomingMessage, res: ServerResponse)
     session.lastActive = ctx.clock.now();
   });
   ctx.streams.add(stream);
-  session.lastActive = ctx.clock.now();
+  session.lastActive = now;
+  session.streamResumedAt = resumeAfter === undefined ? undefined : now;
   const resumption = session.attachStream(stream, {
     ...(resumeAfter === undefined ? {} : { resumeAfter }),
     prime: session.protocolVersion >= FIRST_VERSION_PRIMING_STREAMS,

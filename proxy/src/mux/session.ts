@@ -25,6 +25,8 @@ export interface MessageSink {
   write(message: string, eventId?: number): boolean;
   /** An event with an id and no data: where a client that loses the stream now resumes from. */
   prime?(eventId: number): void;
+  /** Ends the stream at once, dropping what is queued for it: its client has gone elsewhere. */
+  drop?(): void;
   /** Ends the stream (the session ended). */
   close(): void;
 }
@@ -49,12 +51,16 @@ export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'criti
 const BACKLOG_LIMIT = 256;
 /** Messages sent on a resumable stream that are kept for a client resuming it: at most this many... */
 const REPLAY_EVENTS_LIMIT = 256;
-/** ...and at most this much JSON (UTF-16 code units, about bytes), oldest dropped first. */
+/** ...and at most this much JSON (UTF-16 code units, about bytes), oldest dropped first... */
 const REPLAY_CHARS_LIMIT = 1024 * 1024;
+/** ...while all sessions together keep at most this much: a session over it drops its own oldest first. */
+const REPLAY_CHARS_BUDGET = 32 * 1024 * 1024;
+let replayCharsTotal = 0;
 
 /** What attaching a stream sent again, and what a resuming client had missed that is no longer kept. */
 export interface Resumption {
   readonly replayed: number;
+  /** Ids after the client's last one that are no longer kept (messages, or id-only events that opened a stream). */
   readonly lost: number;
 }
 
@@ -75,6 +81,8 @@ export class Session {
   logLevel = -1;
   subscriptions: Set<string> | undefined;
   stream: MessageSink | undefined;
+  /** When the current stream was opened by a resuming client (clock ms); undefined for a fresh one. */
+  streamResumedAt: number | undefined;
   /** Requests of this session in flight to the backend, by the client's id. */
   readonly pending = new IdTable<Pending>();
   lastActive: number;
@@ -132,16 +140,20 @@ export class Session {
     if (after !== undefined && this.resumable) {
       const oldestKept = this.sent[0]?.id ?? this.lastEventId + 1;
       lost = Math.max(0, oldestKept - after - 1);
+      // What the client saw is confirmed: no need to keep it any longer.
+      while (this.sent.length > 0 && this.sent[0]!.id <= after) this.drop();
       for (const event of this.sent) {
-        if (event.id > after && stream.write(event.message, event.id)) replayed += 1;
+        if (stream.write(event.message, event.id)) replayed += 1;
       }
     }
     const before = this.lastEventId;
     const waiting = this.backlog;
     this.backlog = undefined;
     if (waiting) for (const message of waiting) this.deliver(message);
-    if (options.prime && this.resumable && replayed === 0 && this.lastEventId === before && this.stream === stream) {
-      stream.prime?.(this.lastEventId);
+    if (options.prime && this.resumable && replayed === 0 && this.lastEventId === before && this.stream === stream && stream.prime) {
+      // Its own id: event ids are unique across all of a session's streams.
+      this.lastEventId += 1;
+      stream.prime(this.lastEventId);
     }
     return { replayed, lost };
   }
@@ -150,13 +162,26 @@ export class Session {
     if (this.stream === stream) this.stream = undefined;
   }
 
+  /** Lets go of the kept events (the session ended). */
+  forgetSent(): void {
+    while (this.sent.length > 0) this.drop();
+  }
+
   private remember(message: string): void {
     this.lastEventId += 1;
     this.sent.push({ id: this.lastEventId, message });
     this.sentChars += message.length;
-    while (this.sent.length > REPLAY_EVENTS_LIMIT || (this.sentChars > REPLAY_CHARS_LIMIT && this.sent.length > 0)) {
-      this.sentChars -= this.sent.shift()!.message.length;
+    replayCharsTotal += message.length;
+    while (this.sent.length > 0
+      && (this.sent.length > REPLAY_EVENTS_LIMIT || this.sentChars > REPLAY_CHARS_LIMIT || replayCharsTotal > REPLAY_CHARS_BUDGET)) {
+      this.drop();
     }
+  }
+
+  private drop(): void {
+    const dropped = this.sent.shift()!.message.length;
+    this.sentChars -= dropped;
+    replayCharsTotal -= dropped;
   }
 }
 
@@ -209,6 +234,7 @@ export class SessionRegistry {
     this.sessions.delete(session.id);
     this.counts[session.transport] -= 1;
     session.closed = true;
+    session.forgetSent();
     this.events.ended(session, reason);
     const stream = session.stream;
     session.stream = undefined;
