@@ -5,7 +5,7 @@
  */
 import { METRICS } from '../proxy/src/telemetry/metric-definitions.ts';
 import {
-  backendRestarts, backendUp, errorRatio, gaugeMax, latencyQuantile, perServer, requestIncrease, requestRate, toolCallIncrease, toolFailureRatio,
+  backendRestarts, backendUp, errorRatio, gaugeFloor, latencyQuantile, perServer, requestIncrease, requestRate, toolCallIncrease, toolFailureRatio,
 } from './_observability-queries.ts';
 
 /** Thresholds of the alerts. */
@@ -23,10 +23,9 @@ export interface AlertThresholds {
   /** Backend restarts per server within 15 minutes above which `McpBackendRestartStorm` fires. @default 3 */
   readonly restartsPer15m?: number;
   /**
-   * Bytes waiting for a stdio server's stdin (`toolhive_mcp_backend_stdin_backlog_bytes`, its largest
-   * replica) above which, for 10 minutes, `McpServerStdinStalled` fires. A server that reads its stdin
-   * keeps this near zero; the proxy refuses new requests at its own `limits.maxStdinBacklogBytes`
-   * (16 MiB by default), so keep this below that to be warned before clients are. @default 1048576 (1 MiB)
+   * Bytes waiting for a stdio server's stdin (`toolhive_mcp_backend_stdin_backlog_bytes`) above which,
+   * on one replica for 10 minutes without a break, `McpServerStdinStalled` fires. A server that reads
+   * its stdin keeps this near zero. @default 1048576 (1 MiB)
    */
   readonly stdinBacklogBytes?: number;
 }
@@ -135,21 +134,27 @@ export function alertRules(thresholds: Required<AlertThresholds>): AlertRule[] {
       description: `The backend of ${SERVER} was lost and recovered more than ${thresholds.restartsPer15m} times within 15 minutes.`,
       runbook: 'See the Backend restarts panel by reason. "crash"/"signal"/"container_restart": the server dies under some request; correlate with '
         + 'the failing tool calls and the container\'s OOMKilled status (raise its memory limit). "start_failed": it cannot start (image, args, a missing Secret). '
-        + '"pod_replaced": something deletes or reschedules the pod (evictions, node drains). "connection_lost": the attach connection itself drops; '
+        + '"pod_replaced": something deletes or reschedules the pod (evictions, node drains). "stdin_stalled": the server stopped reading its stdin (see McpServerStdinStalled). "connection_lost": the attach connection itself drops; '
         + 'check API server and node network health and idle timeouts of load balancers in the path.',
     },
     {
       alert: 'McpServerStdinStalled',
-      expr: `${gaugeMax(METRICS.stdinBacklog, [], {})} > ${thresholds.stdinBacklogBytes}`,
-      for: '10m',
+      // Two ways a stuck server shows: over spawn (or a slow one over attach) the backlog stays up; over
+      // attach a server that stops reading also stops answering the idle probe, and the proxy drops the
+      // connection (reason stdin_stalled), which resets the backlog every probe period (40 s by default).
+      expr: `${gaugeFloor(METRICS.stdinBacklog, { window: '10m' })} > ${thresholds.stdinBacklogBytes}\n`
+        + `or on (${perServer()})\n${backendRestarts([], { window: '15m', matchers: ['reason="stdin_stalled"'] })} > 0`,
+      for: '0m',
       severity: 'warning',
-      summary: `MCP server ${SERVER}: {{ $value | humanize1024 }}B wait for its stdin`,
-      description: `The stdio server behind ${SERVER} has left more than ${thresholds.stdinBacklogBytes} bytes of requests unread on its stdin for 10 minutes: `
-        + 'it is hung or far slower than its clients. The proxy refuses new requests (503) once the backlog reaches its limit.',
-      runbook: 'See the Stdin backlog panel (largest replica) and the proxy log line "the server is not reading its stdin". '
+      summary: `MCP server ${SERVER} is not reading its stdin`,
+      description: `The stdio server behind ${SERVER} left more than ${thresholds.stdinBacklogBytes} bytes unread on its stdin for 10 minutes, `
+        + 'or stopped reading long enough that the proxy gave its attach connection up (restart reason stdin_stalled) in the last 15 minutes: '
+        + 'it is hung or far slower than its clients. The proxy refuses new requests (503) while the backlog is at its limits.maxStdinBacklogBytes.',
+      runbook: 'See the Stdin backlog and Backend restarts (reason stdin_stalled) panels, and the proxy logs: '
+        + '"the server is not reading its stdin" (the backlog reached the limit) or a lost connection whose reason ends "or the server stopped reading its stdin". '
         + 'A server that stops reading is stuck: a tool blocking its only thread, a deadlock, or a process stopped by a debugger. '
-        + 'Check the MCP server container\'s CPU (0 % = blocked, 100 % = a busy loop) and its logs, then restart it: '
-        + 'kubectl -n {{ $labels.namespace }} delete pod of the StatefulSet (the proxy re-attaches and re-initializes on its own; the requests in flight fail). '
+        + 'Check the MCP server container\'s CPU (0 % = blocked, 100 % = a busy loop) and its logs, then delete its pod '
+        + '(in the McpServer\'s namespace, which may differ from the proxy\'s {{ $labels.namespace }}): the proxy attaches to the new one and initializes it on its own; the requests in flight fail. '
         + 'If it reads but too slowly for its traffic, it needs more CPU or fewer clients.',
     },
     {

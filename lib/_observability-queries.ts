@@ -110,6 +110,14 @@ export function gaugeMax(metric: MetricDefinition, extra: readonly string[], opt
   return `max by (${perServer(...extra)}) (${selector(seriesName(metric), opts.matchers ?? [])})`;
 }
 
+/**
+ * The lowest value a gauge had within the window, on the server's replica where that is highest:
+ * above X means one replica stayed above X for the whole window.
+ */
+export function gaugeFloor(metric: MetricDefinition, opts: QueryOptions): string {
+  return `max by (${perServer()}) (min_over_time(${selector(seriesName(metric), m(opts))}[${opts.window}]))`;
+}
+
 /** Backend restarts within the window per server, split further by the `extra` labels (backend, reason). */
 export function backendRestarts(extra: readonly string[], opts: QueryOptions): string {
   return `sum by (${perServer(...extra)}) (increase(${selector(seriesName(METRICS.backendRestarts), m(opts))}[${opts.window}]))`;

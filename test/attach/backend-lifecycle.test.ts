@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { startKubeApiEmulator, type KubeApiEmulator, type KubeApiEmulatorOptions } from '../support/kube-api-emulator/index.ts';
+import { restartReasonLabel } from '../../proxy/src/telemetry/telemetry.ts';
 import { waitFor } from '../support/proxy-harness.ts';
 import { refusesFirstInitialize } from './containers.ts';
 import { attachTestEnv, BackendHarness, isDown, isNewProcessUp, isUp } from './harness.ts';
@@ -298,6 +299,8 @@ describe('attach backend lifecycle', () => {
       // THEN the probe cannot tell it from a dead connection, and says so
       const down = await h.waitForStatus(isDown, before);
       expect(down.reason).toMatch(/no reply to an MCP or WebSocket ping within 300 ms: the attach connection is presumed dead, or the server stopped reading its stdin \(\d+ bytes for it were waiting\)/);
+      // AND the restart is counted as the server's, not the network's
+      expect(restartReasonLabel(down.reason!)).toBe('stdin_stalled');
     } finally {
       thaw();
     }

@@ -127,16 +127,18 @@ describe('coverage of the proxy metrics', () => {
     expect(byName.McpServerLatencyP99High).toMatch(/\) > 2\.5\n/);
     expect(byName.McpToolFailureRatioHigh).toMatch(/\) > 0\.5\n/);
     expect(byName.McpBackendRestartStorm).toMatch(/ > 7$/);
-    expect(byName.McpServerStdinStalled).toMatch(/ > 4096$/);
+    expect(byName.McpServerStdinStalled).toMatch(/\) > 4096\n/);
   });
 
-  test('the stdin alert watches the largest replica\'s backlog, so one stuck replica is not averaged away', () => {
+  test('the stdin alert fires for a backlog one replica held for 10 minutes, or for a connection the proxy gave up because stdin was stuck', async () => {
+    const { RESTART_REASONS } = await import('../../proxy/src/telemetry/telemetry.ts');
     const rule = alertRules(objects).find((r) => r.alert === 'McpServerStdinStalled')!;
-    expect(rule.expr).toBe(`max by (namespace, server) (${METRICS.stdinBacklog.name}) > 1048576`);
-    expect(rule.for).toBe('10m');
-    // It warns before the proxy's own default limit turns clients away with 503.
+    expect(rule.expr).toBe(`max by (namespace, server) (min_over_time(${METRICS.stdinBacklog.name}[10m])) > 1048576\n`
+      + `or on (namespace, server)\nsum by (namespace, server) (increase(${METRICS.backendRestarts.name}{reason="stdin_stalled"}[15m])) > 0`);
+    expect(RESTART_REASONS).toContain('stdin_stalled');
+    // The backlog clause is below the proxy's own default limit, where clients get 503.
     const { limits } = validateProxyConfig({ server: 'x', backend: { type: 'spawn', command: 'x' } });
-    expect(Number(/> (\d+)$/.exec(rule.expr)![1])).toBeLessThan(limits.maxStdinBacklogBytes);
+    expect(Number(/\) > (\d+)\n/.exec(rule.expr)![1])).toBeLessThan(limits.maxStdinBacklogBytes);
   });
 
   test('the p99 alert reads the histogram buckets by namespace, server and le', () => {

@@ -173,6 +173,7 @@ describe('restartReasonLabel', () => {
     ['container mcp is waiting (CrashLoopBackOff, restartCount 4)', 'container_restart'],
     ['pod fetch-0 replaced', 'pod_replaced'],
     ['attach connection closed', 'connection_lost'],
+    ['no traffic for 30000 ms and no reply to an MCP or WebSocket ping within 10000 ms: the attach connection is presumed dead, or the server stopped reading its stdin (4096 bytes for it were waiting)', 'stdin_stalled'],
     ['something else', 'other'],
   ])('maps "%s" to %s', (reason, label) => {
     expect(restartReasonLabel(reason)).toBe(label);

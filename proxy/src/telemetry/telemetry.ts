@@ -12,7 +12,7 @@ export type RequestStatus = 'success' | 'error' | 'timeout' | 'rejected';
 export type TransportLabel = 'streamable-http' | 'sse';
 
 /** Restart reasons are a closed set (label values). */
-export const RESTART_REASONS = ['exit', 'crash', 'signal', 'start_failed', 'container_restart', 'pod_replaced', 'connection_lost', 'other'] as const;
+export const RESTART_REASONS = ['exit', 'crash', 'signal', 'start_failed', 'container_restart', 'pod_replaced', 'stdin_stalled', 'connection_lost', 'other'] as const;
 export type RestartReason = (typeof RESTART_REASONS)[number];
 
 export const MCP_METHODS: ReadonlySet<string> = new Set([
@@ -105,6 +105,8 @@ export function restartReasonLabel(reason: string): RestartReason {
   if (text.includes('signal')) return 'signal';
   if (text.includes('exited with code 0')) return 'exit';
   if (text.includes('exited')) return 'crash';
+  // The attach idle probe gave up while stdin was backed up: a stuck server, more likely than the network.
+  if (text.includes('stopped reading its stdin')) return 'stdin_stalled';
   if (text.includes('connection') || text.includes('websocket') || text.includes('closed') || text.includes('attach')) return 'connection_lost';
   return 'other';
 }
