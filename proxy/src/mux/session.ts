@@ -141,7 +141,7 @@ export class Session {
       const oldestKept = this.sent[0]?.id ?? this.lastEventId + 1;
       lost = Math.max(0, oldestKept - after - 1);
       // What the client saw is confirmed: no need to keep it any longer.
-      while (this.sent.length > 0 && this.sent[0]!.id <= after) this.drop();
+      while (this.sent.length > 0 && this.sent[0]!.id <= after) this.dropOldest();
       for (const event of this.sent) {
         if (stream.write(event.message, event.id)) replayed += 1;
       }
@@ -164,7 +164,7 @@ export class Session {
 
   /** Lets go of the kept events (the session ended). */
   forgetSent(): void {
-    while (this.sent.length > 0) this.drop();
+    while (this.sent.length > 0) this.dropOldest();
   }
 
   private remember(message: string): void {
@@ -174,11 +174,11 @@ export class Session {
     replayCharsTotal += message.length;
     while (this.sent.length > 0
       && (this.sent.length > REPLAY_EVENTS_LIMIT || this.sentChars > REPLAY_CHARS_LIMIT || replayCharsTotal > REPLAY_CHARS_BUDGET)) {
-      this.drop();
+      this.dropOldest();
     }
   }
 
-  private drop(): void {
+  private dropOldest(): void {
     const dropped = this.sent.shift()!.message.length;
     this.sentChars -= dropped;
     replayCharsTotal -= dropped;
