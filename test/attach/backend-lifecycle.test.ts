@@ -123,6 +123,29 @@ describe('attach backend lifecycle', () => {
     expect(env.kube!.initializeCount()).toBe(2);
   });
 
+  test('a container that restarted while the pod watch lagged is attached as the new process it is', async () => {
+    const h = await setUp();
+    await h.start();
+    const before = h.statuses.length;
+    // GIVEN a watch that falls behind (GET still answers with the pod as it is)
+    const catchUp = env.kube!.faults.holdWatches();
+    // WHEN the container restarts meanwhile
+    await env.kube!.faults.killContainer();
+    // THEN the re-attach, which the watch would place on the old container, is to a new process
+    const up = await h.waitForStatus(isUp, before);
+    expect(up).toMatchObject({ newProcess: true, detail: expect.stringContaining('restartCount 1') });
+    expect(h.logsMatching(/pod watch is behind/)).toHaveLength(1);
+    await h.initialize();
+    expect(env.kube!.initializeCount()).toBe(2);
+    // AND when the watch catches up with what happened, its old news changes nothing
+    const settled = h.statuses.length;
+    catchUp();
+    await waitFor(() => h.statuses.length > settled || h.logsMatching(/older than the pod as last read/).length > 0, 5_000, 'the held watch events');
+    expect((await h.echo('after catch-up')).result).toMatchObject({ content: [{ text: 'Echo: after catch-up' }] });
+    expect(h.statuses.slice(settled)).toEqual([]);
+    expect(env.kube!.initializeCount()).toBe(2);
+  });
+
   test('a replaced pod found by label selector is a new process, under its new name', async () => {
     const h = await setUp({ podName: 'everything-5f7c9-abcde' }, { pod: undefined, labelSelector: 'app.kubernetes.io/name=everything' });
     await h.start();

@@ -34,6 +34,11 @@ export interface ApiContext {
   readonly attach: AttachEndpoint;
   /** Open watch responses, for `faults.endWatches`. */
   readonly watches: Set<ServerResponse>;
+  /**
+   * While set (`faults.holdWatches`), watch events wait here instead of going out: a watch that
+   * lags behind the store, as the apiserver's watch cache can, while GET and LIST stay current.
+   */
+  heldWatchEvents: (() => void)[] | undefined;
   /** Watches refused with 410 Gone so far (their resourceVersion had left the history). */
   gone: number;
   findPod(namespace: string, name: string): EmulatedPod | undefined;
@@ -80,7 +85,9 @@ function serveWatch(
   res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
   res.flushHeaders();
   const write = (event: { type: string; object: unknown }): void => {
-    if (!res.writableEnded) res.write(JSON.stringify(event) + '\n');
+    const send = (): void => { if (!res.writableEnded) res.write(JSON.stringify(event) + '\n'); };
+    if (ctx.heldWatchEvents) ctx.heldWatchEvents.push(send);
+    else send();
   };
   const requested = url.searchParams.get('resourceVersion');
   let from = Number(requested);

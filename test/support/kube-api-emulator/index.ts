@@ -18,6 +18,7 @@
  *   kube.faults.setProtocols(['v4']);                     // a server without v5.channel.k8s.io
  *   kube.faults.setToken('new-token');                    // a rotated token: only the new one is accepted
  *   kube.faults.endWatches();                             // every watch ends, as at the apiserver's watch timeout
+ *   const catchUp = kube.faults.holdWatches();            // watches lag (GET stays current) until catchUp()
  *   kube.faults.churn(1_100);                             // the rest of the cluster moves the watch window on
  *   kube.initializeCount();                               // `initialize` requests that reached the process's stdin
  *   await kube.stop();
@@ -137,6 +138,11 @@ export interface KubeApiEmulator {
     /** Ends every open watch normally, as the apiserver does when a watch's timeout is up; returns how many. */
     endWatches(): number;
     /**
+     * Watches fall behind: their events (open watches' and new ones') wait until the returned
+     * function sends them, in order, while GET and LIST answer with the current state.
+     */
+    holdWatches(): () => void;
+    /**
      * Pods elsewhere in the cluster change `events` times; past the watch window (1,000 events) a
      * watch from a resourceVersion older than that gets 410 Gone, as on a busy cluster.
      */
@@ -175,7 +181,7 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
     resourceNames: () => (options.resourceNamesOnly ? [current().spec.name] : undefined),
   };
   const ctx: ApiContext = {
-    store, policy, attach, watches: new Set(), gone: 0,
+    store, policy, attach, watches: new Set(), gone: 0, heldWatchEvents: undefined,
     findPod: (ns, name) => [...pods].reverse().find((p) => p.spec.namespace === ns && p.spec.name === name && p.object),
   };
   const dir = await mkdtemp(join(tmpdir(), 'kube-api-emulator-'));
@@ -254,6 +260,15 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
         const open = [...ctx.watches];
         for (const res of open) res.end();
         return open.length;
+      },
+      holdWatches: () => {
+        const held: (() => void)[] = ctx.heldWatchEvents ?? [];
+        ctx.heldWatchEvents = held;
+        return () => {
+          if (ctx.heldWatchEvents !== held) return;
+          ctx.heldWatchEvents = undefined;
+          for (const send of held) send();
+        };
       },
       churn: (events) => store.churn(events),
     },

@@ -20,6 +20,9 @@
  * is never initialized twice once it has answered `initialize`. A connection lost during the
  * handshake leaves it unknown whether `initialize` reached the process; the next attach runs the
  * handshake again.
+ *
+ * The watch can lag behind the pod, so every attach also reads the pod as it is now and goes by
+ * that: a container that restarted while the watch lagged is a new process, not an initialized one.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { StringDecoder } from 'node:string_decoder';
@@ -39,8 +42,13 @@ export type AttachState = 'idle' | 'waiting-for-pod' | 'attaching' | 'ready' | '
 
 export const LOST_OUTPUT_NOTE = 'output written while detached is lost';
 
+/** A read of the pod an attach goes to: what the apiserver has now, or why that is unknown. */
+type PodRead = { readonly pod: PodView | undefined } | { readonly unread: string };
+
 /** How long a v5 attach to a process of doubtful life must stay open before it counts (see `opened`). */
 const V5_SETTLE_MS = 250;
+/** How long the read of the pod that confirms an attach's process may take before the watch's view is used. */
+const CONFIRM_READ_TIMEOUT_MS = 5_000;
 
 export interface AttachBackendOptions {
   readonly kubeConfig: KubeConfig;
@@ -170,7 +178,15 @@ export class AttachBackend implements StreamBackend {
   }
 
   private podsChanged(pods: readonly PodView[]): void {
-    this.pod = selectPod(pods, (this.target ?? this.initialized)?.uid);
+    const next = selectPod(pods, (this.target ?? this.initialized)?.uid);
+    if (next && this.pod && next.uid === this.pod.uid && next.container.restartCount < this.pod.container.restartCount) {
+      // A lagging watch catching up: a pod's restartCount never goes down.
+      this.log.debug('pod watch event older than the pod as last read: ignored', {
+        restartCount: next.container.restartCount, current: this.pod.container.restartCount,
+      });
+      return;
+    }
+    this.pod = next;
     if ((this.current === 'ready' || this.current === 'attaching') && this.target) {
       const change = describeProcessChange(this.target, this.pod, this.options.container);
       if (change) this.lose(change, 'process-changed');
@@ -203,24 +219,76 @@ export class AttachBackend implements StreamBackend {
     this.transition('attaching', { pod: identity.podName, containerID: identity.containerID, restartCount: identity.restartCount, protocol });
     this.stdout = this.splitter((line) => this.deliver(line));
     this.stderr = this.splitter((line) => this.log.info('server stderr', { stderr: line }));
+    // The pod, read alongside the upgrade, tells which process this attach reaches: the watch's view
+    // can lag behind (an apiserver restart, a slow watch), and the process may have changed since.
+    const read = this.readPod(identity.podName);
     AttachConnection.open(this.options.kubeConfig, {
       namespace: this.options.namespace, pod: identity.podName, container: this.options.container, protocol,
     }, {
       stdout: (chunk) => { if (attempt === this.attempt) this.receive(chunk); },
       stderr: (chunk) => { if (attempt === this.attempt) this.stderr(chunk); },
       pong: () => { if (attempt === this.attempt) this.probe?.received(); },
-      closed: (end) => { if (attempt === this.attempt) this.closed(attempt, identity, end); },
+      closed: (end) => { if (attempt === this.attempt) this.closed(attempt, this.target ?? identity, end); },
     }).then(
-      (connection) => this.opened(attempt, identity, connection),
+      async (connection) => this.opened(attempt, identity, connection, await read),
       (error: unknown) => this.refused(attempt, identity, error),
     );
   }
 
-  private opened(attempt: number, identity: ProcessIdentity, connection: AttachConnection): void {
+  /**
+   * The pod named `name` as the apiserver has it now (`pod` undefined: there is none), or why it
+   * could not be read within CONFIRM_READ_TIMEOUT_MS.
+   */
+  private readPod(name: string): Promise<PodRead> {
+    let timer: unknown;
+    const timeout = new Promise<PodRead>((resolve) => {
+      timer = this.clock.setTimeout(() => resolve({ unread: `no answer within ${CONFIRM_READ_TIMEOUT_MS} ms` }), CONFIRM_READ_TIMEOUT_MS);
+    });
+    const read = this.podWatch.read().then(
+      (pods): PodRead => ({ pod: pods.find((pod) => pod.name === name) }),
+      (error: unknown): PodRead => ({ unread: error instanceof Error ? error.message : String(error) }),
+    );
+    return Promise.race([read, timeout]).finally(() => this.clock.clearTimeout(timer));
+  }
+
+  /**
+   * What the fresh read of the pod says of an attach made to `expected`: the process it reached, or
+   * why the pod shows none running (then the attach is not used). Unread, the watch's view stands,
+   * as it would without the read.
+   */
+  private confirm(expected: ProcessIdentity, read: PodRead): { process?: ProcessIdentity; notRunning?: string } {
+    if ('unread' in read) {
+      this.log.warn('could not read the pod to confirm the attached process; going by the pod watch', { error: read.unread });
+      return { process: expected };
+    }
+    const now = processIdentity(read.pod);
+    if (!now) return { notRunning: describeNotRunning(read.pod, expected.podName, this.options.container) };
+    if (!sameProcess(now, expected)) {
+      this.log.info('pod watch is behind: the attach reached another process than the watch shows', {
+        watch: { containerID: expected.containerID, restartCount: expected.restartCount, uid: expected.uid },
+        pod: { containerID: now.containerID, restartCount: now.restartCount, uid: now.uid },
+      });
+    }
+    // Newer than (or as new as) anything the watch has said: older news from it is ignored.
+    this.pod = read.pod;
+    return { process: now };
+  }
+
+  private opened(attempt: number, expected: ProcessIdentity, connection: AttachConnection, read: PodRead): void {
     if (attempt !== this.attempt || this.current !== 'attaching') {
       connection.close();
       return;
     }
+    const { process: identity = expected, notRunning } = this.confirm(expected, read);
+    if (notRunning) {
+      // Upgraded, yet the pod shows no running container: it died since, or its status lags a restart.
+      this.attempt += 1;
+      connection.close();
+      this.target = undefined;
+      this.backOff(`attach to pod ${identity.podName} reached no running process: ${notRunning}`);
+      return;
+    }
+    this.target = identity;
     this.connection = connection;
     // A partial line left by an earlier writer would swallow our first message (ATTACH.md).
     connection.writeRaw('\n');

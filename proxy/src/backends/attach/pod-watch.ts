@@ -29,6 +29,7 @@ export interface PodWatchHandlers {
 
 export class PodWatch {
   private readonly informer: ListWatch<V1Pod>;
+  private readonly list: () => Promise<V1PodList>;
   private readonly target: PodWatchTarget;
   private readonly clock: Clock;
   private readonly backoff = new Backoff({ initialDelayMs: 500, maxDelayMs: 30_000 });
@@ -43,6 +44,7 @@ export class PodWatch {
     const list = target.pod ? getAsList(core, target.namespace, target.pod) : () => core.listNamespacedPod({
       namespace: target.namespace, ...(target.labelSelector ? { labelSelector: target.labelSelector } : {}),
     });
+    this.list = list;
     const publish = (): void => {
       if (this.stopped) return;
       this.backoff.reset();
@@ -72,6 +74,16 @@ export class PodWatch {
   start(): void {
     this.stopped = false;
     this.run();
+  }
+
+  /**
+   * The matching pods as the apiserver has them now, with the same GET or LIST the watch starts
+   * from (so no permission beyond the watch's): a watch can lag behind, a read without
+   * resourceVersion cannot. Rejects when the read fails.
+   */
+  async read(): Promise<PodView[]> {
+    const result = await this.list();
+    return result.items.map((pod) => viewPod(pod, this.target.container));
   }
 
   async stop(): Promise<void> {
