@@ -140,10 +140,37 @@ describe('attach backend lifecycle', () => {
     // AND when the watch catches up with what happened, its old news changes nothing
     const settled = h.statuses.length;
     catchUp();
-    await waitFor(() => h.statuses.length > settled || h.logsMatching(/older than the pod as last read/).length > 0, 5_000, 'the held watch events');
+    await waitFor(() => h.statuses.length > settled || h.logsMatching(/not in the pod as read now/).length > 0, 5_000, 'the held watch events');
     expect((await h.echo('after catch-up')).result).toMatchObject({ content: [{ text: 'Echo: after catch-up' }] });
     expect(h.statuses.slice(settled)).toEqual([]);
     expect(env.kube!.initializeCount()).toBe(2);
+  });
+
+  test('a pod replaced under the same name while the pod watch lagged is attached as a new process, once', async () => {
+    const h = await setUp();
+    const first = env.kube!.pod().object!.metadata.uid;
+    await h.start();
+    const before = h.statuses.length;
+    // GIVEN a watch that falls behind
+    const catchUp = env.kube!.faults.holdWatches();
+    // WHEN the StatefulSet's pod is deleted and recreated under its name (a new uid)
+    await env.kube!.faults.replacePod();
+    const second = env.kube!.pod().object!.metadata.uid;
+    expect(second).not.toBe(first);
+    // THEN the loss is settled with its cause, and the re-attach is to a new process
+    const up = await h.waitForStatus(isUp, before);
+    expect(up.newProcess).toBe(true);
+    expect(h.statuses.slice(before)).toContainEqual(expect.objectContaining({
+      state: 'down', reason: expect.stringContaining(`pod everything-0 was replaced by everything-0 (uid ${second})`),
+    }));
+    await h.initialize();
+    expect(env.kube!.initializeCount()).toBe(2);
+    // AND the watch's late news of the deletion causes no second loss
+    const settled = h.statuses.length;
+    catchUp();
+    await waitFor(() => h.statuses.length > settled || h.logsMatching(/not in the pod as read now/).length > 0, 5_000, 'the held watch events');
+    expect((await h.echo('after catch-up')).result).toMatchObject({ content: [{ text: 'Echo: after catch-up' }] });
+    expect(h.statuses.slice(settled)).toEqual([]);
   });
 
   test('a replaced pod found by label selector is a new process, under its new name', async () => {

@@ -23,6 +23,8 @@
  *
  * The watch can lag behind the pod, so every attach also reads the pod as it is now and goes by
  * that: a container that restarted while the watch lagged is a new process, not an initialized one.
+ * For the same reason a change the watch shows in the attached process counts only once a read of
+ * the pod confirms it: a watch catching up on old news causes no second loss.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { StringDecoder } from 'node:string_decoder';
@@ -104,6 +106,10 @@ export class AttachBackend implements StreamBackend {
   private verifyTimer: unknown;
   /** The next attach goes to a process the pod did not confirm alive: hold `up` until it proves so. */
   private verifyNextAttach = false;
+  /** A read of the pod is checking a change the watch showed (`checkChange`). */
+  private checkingChange = false;
+  /** Timers of reads of the pod in flight (`readPod`), cleared by `stop()`. */
+  private readonly readTimers = new Set<unknown>();
   /** Per attempt: a line or character split across frames never outlives its connection. */
   private stdout = this.splitter((line) => this.deliver(line));
   private stderr = this.splitter((line) => this.log.info('server stderr', { stderr: line }));
@@ -166,6 +172,8 @@ export class AttachBackend implements StreamBackend {
     this.clock.clearTimeout(this.backoffTimer);
     this.clock.clearTimeout(this.suspectTimer);
     this.clock.clearTimeout(this.verifyTimer);
+    for (const timer of this.readTimers) this.clock.clearTimeout(timer);
+    this.readTimers.clear();
     this.probe?.stop();
     const connection = this.connection;
     this.connection = undefined;
@@ -178,31 +186,49 @@ export class AttachBackend implements StreamBackend {
   }
 
   private podsChanged(pods: readonly PodView[]): void {
-    const next = selectPod(pods, (this.target ?? this.initialized)?.uid);
-    if (next && this.pod && next.uid === this.pod.uid && next.container.restartCount < this.pod.container.restartCount) {
-      // A lagging watch catching up: a pod's restartCount never goes down.
-      this.log.debug('pod watch event older than the pod as last read: ignored', {
-        restartCount: next.container.restartCount, current: this.pod.container.restartCount,
-      });
-      return;
-    }
-    this.pod = next;
+    this.pod = selectPod(pods, (this.target ?? this.initialized)?.uid);
     if ((this.current === 'ready' || this.current === 'attaching') && this.target) {
-      const change = describeProcessChange(this.target, this.pod, this.options.container);
-      if (change) this.lose(change, 'process-changed');
+      if (describeProcessChange(this.target, this.pod, this.options.container)) this.checkChange();
     } else if (this.current === 'waiting-for-pod') {
       this.tryAttach();
     }
   }
 
+  /**
+   * The watch shows that the process attached to (or being attached to) is gone. It may only be
+   * catching up on what the attach's read of the pod already showed, so a fresh read decides; if
+   * the pod cannot be read, the watch does.
+   */
+  private checkChange(): void {
+    if (this.checkingChange) return;
+    this.checkingChange = true;
+    void this.readPod(this.target!.podName).then((read) => {
+      this.checkingChange = false;
+      if ((this.current !== 'ready' && this.current !== 'attaching') || !this.target) return;
+      const now = 'unread' in read ? this.pod : read.pod;
+      const change = describeProcessChange(this.target, now, this.options.container);
+      if (change) {
+        this.lose(change, 'process-changed');
+      } else {
+        this.log.info('pod watch is behind: the change it shows is not in the pod as read now; ignored', {
+          containerID: this.target.containerID, restartCount: this.target.restartCount,
+        });
+        this.pod = now;
+      }
+    });
+  }
+
+  /** A provisional loss is settled when the pod shows the process gone: `down` again, naming why. */
+  private settle(pod: PodView | undefined): void {
+    const change = this.unsettled && describeProcessChange(this.unsettled, pod, this.options.container);
+    if (!change) return;
+    this.unsettled = undefined;
+    this.reportDown(change);
+  }
+
   private tryAttach(): void {
     if (this.current !== 'waiting-for-pod') return;
-    const change = this.unsettled && describeProcessChange(this.unsettled, this.pod, this.options.container);
-    if (change) {
-      // The pod settles a provisional loss: the process is gone, and this is why.
-      this.unsettled = undefined;
-      this.reportDown(change);
-    }
+    this.settle(this.pod);
     const identity = processIdentity(this.pod);
     if (!identity) {
       this.reportDown(describeNotRunning(this.pod, this.options.pod ?? this.options.labelSelector ?? '', this.options.container));
@@ -243,12 +269,16 @@ export class AttachBackend implements StreamBackend {
     let timer: unknown;
     const timeout = new Promise<PodRead>((resolve) => {
       timer = this.clock.setTimeout(() => resolve({ unread: `no answer within ${CONFIRM_READ_TIMEOUT_MS} ms` }), CONFIRM_READ_TIMEOUT_MS);
+      this.readTimers.add(timer);
     });
     const read = this.podWatch.read().then(
       (pods): PodRead => ({ pod: pods.find((pod) => pod.name === name) }),
       (error: unknown): PodRead => ({ unread: error instanceof Error ? error.message : String(error) }),
     );
-    return Promise.race([read, timeout]).finally(() => this.clock.clearTimeout(timer));
+    return Promise.race([read, timeout]).finally(() => {
+      this.clock.clearTimeout(timer);
+      this.readTimers.delete(timer);
+    });
   }
 
   /**
@@ -261,6 +291,7 @@ export class AttachBackend implements StreamBackend {
       this.log.warn('could not read the pod to confirm the attached process; going by the pod watch', { error: read.unread });
       return { process: expected };
     }
+    this.settle(read.pod);
     const now = processIdentity(read.pod);
     if (!now) return { notRunning: describeNotRunning(read.pod, expected.podName, this.options.container) };
     if (!sameProcess(now, expected)) {
@@ -269,7 +300,6 @@ export class AttachBackend implements StreamBackend {
         pod: { containerID: now.containerID, restartCount: now.restartCount, uid: now.uid },
       });
     }
-    // Newer than (or as new as) anything the watch has said: older news from it is ignored.
     this.pod = read.pod;
     return { process: now };
   }
