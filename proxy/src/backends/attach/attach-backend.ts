@@ -108,8 +108,12 @@ export class AttachBackend implements StreamBackend {
   private verifyNextAttach = false;
   /** A read of the pod is checking a change the watch showed (`checkChange`). */
   private checkingChange = false;
-  /** Timers of reads of the pod in flight (`readPod`), cleared by `stop()`. */
-  private readonly readTimers = new Set<unknown>();
+  /** The watch reported more while that read was out. */
+  private recheckChange = false;
+  /** Reads of the pod in flight (`readPod`): `stop()` ends them. */
+  private readonly reads = new Set<(read: PodRead) => void>();
+  /** Pods a read showed replaced under their name: a lagging watch's news of them is old news. */
+  private readonly replacedUids = new Set<string>();
   /** Per attempt: a line or character split across frames never outlives its connection. */
   private stdout = this.splitter((line) => this.deliver(line));
   private stderr = this.splitter((line) => this.log.info('server stderr', { stderr: line }));
@@ -172,8 +176,8 @@ export class AttachBackend implements StreamBackend {
     this.clock.clearTimeout(this.backoffTimer);
     this.clock.clearTimeout(this.suspectTimer);
     this.clock.clearTimeout(this.verifyTimer);
-    for (const timer of this.readTimers) this.clock.clearTimeout(timer);
-    this.readTimers.clear();
+    // An upgrade that waits for its read is then closed by `opened`, like any stale attempt.
+    for (const end of [...this.reads]) end({ unread: 'the backend stopped' });
     this.probe?.stop();
     const connection = this.connection;
     this.connection = undefined;
@@ -186,7 +190,18 @@ export class AttachBackend implements StreamBackend {
   }
 
   private podsChanged(pods: readonly PodView[]): void {
-    this.pod = selectPod(pods, (this.target ?? this.initialized)?.uid);
+    // Old news from a watch catching up on what a read of the pod already showed: a pod the read
+    // found replaced, or the same pod at a lower restartCount (it never goes down).
+    const current = pods.filter((pod) => !this.replacedUids.has(pod.uid));
+    if (current.length < pods.length) this.log.debug('pod watch event about a pod already replaced: ignored', { pods: pods.length - current.length });
+    const next = selectPod(current, (this.target ?? this.initialized)?.uid);
+    if (next && this.pod && next.uid === this.pod.uid && next.container.restartCount < this.pod.container.restartCount) {
+      this.log.debug('pod watch event older than the pod as last read: ignored', {
+        restartCount: next.container.restartCount, current: this.pod.container.restartCount,
+      });
+      return;
+    }
+    this.pod = next;
     if ((this.current === 'ready' || this.current === 'attaching') && this.target) {
       if (describeProcessChange(this.target, this.pod, this.options.container)) this.checkChange();
     } else if (this.current === 'waiting-for-pod') {
@@ -195,27 +210,43 @@ export class AttachBackend implements StreamBackend {
   }
 
   /**
-   * The watch shows that the process attached to (or being attached to) is gone. It may only be
-   * catching up on what the attach's read of the pod already showed, so a fresh read decides; if
-   * the pod cannot be read, the watch does.
+   * The watch shows that the process attached to (or being attached to) is gone. It may still be
+   * catching up on what the attach's read of the pod showed (before it reports a pod recreated
+   * under its name, say), so a fresh read decides; if the pod cannot be read, the watch does.
    */
   private checkChange(): void {
-    if (this.checkingChange) return;
+    if (this.checkingChange) {
+      this.recheckChange = true;
+      return;
+    }
     this.checkingChange = true;
+    this.recheckChange = false;
+    const attempt = this.attempt;
     void this.readPod(this.target!.podName).then((read) => {
       this.checkingChange = false;
       if ((this.current !== 'ready' && this.current !== 'attaching') || !this.target) return;
+      if (attempt !== this.attempt || this.recheckChange) {
+        // Another attempt, or watch events, since the read went out: judge again from now.
+        if (describeProcessChange(this.target, this.pod, this.options.container)) this.checkChange();
+        return;
+      }
       const now = 'unread' in read ? this.pod : read.pod;
       const change = describeProcessChange(this.target, now, this.options.container);
       if (change) {
         this.lose(change, 'process-changed');
-      } else {
-        this.log.info('pod watch is behind: the change it shows is not in the pod as read now; ignored', {
-          containerID: this.target.containerID, restartCount: this.target.restartCount,
-        });
-        this.pod = now;
+        return;
       }
+      this.log.info('pod watch is behind: the change it shows is not in the pod as read now; ignored', {
+        containerID: this.target.containerID, restartCount: this.target.restartCount,
+      });
+      this.pod = now;
     });
+  }
+
+  private rememberReplaced(uid: string): void {
+    this.replacedUids.add(uid);
+    // A pod is replaced a few times a day at most; the oldest are long gone from any watch.
+    if (this.replacedUids.size > 16) this.replacedUids.delete(this.replacedUids.values().next().value!);
   }
 
   /** A provisional loss is settled when the pod shows the process gone: `down` again, naming why. */
@@ -266,18 +297,18 @@ export class AttachBackend implements StreamBackend {
    * could not be read within CONFIRM_READ_TIMEOUT_MS.
    */
   private readPod(name: string): Promise<PodRead> {
-    let timer: unknown;
-    const timeout = new Promise<PodRead>((resolve) => {
-      timer = this.clock.setTimeout(() => resolve({ unread: `no answer within ${CONFIRM_READ_TIMEOUT_MS} ms` }), CONFIRM_READ_TIMEOUT_MS);
-      this.readTimers.add(timer);
-    });
-    const read = this.podWatch.read().then(
-      (pods): PodRead => ({ pod: pods.find((pod) => pod.name === name) }),
-      (error: unknown): PodRead => ({ unread: error instanceof Error ? error.message : String(error) }),
-    );
-    return Promise.race([read, timeout]).finally(() => {
-      this.clock.clearTimeout(timer);
-      this.readTimers.delete(timer);
+    return new Promise<PodRead>((resolve) => {
+      const end = (read: PodRead): void => {
+        if (!this.reads.delete(end)) return;
+        this.clock.clearTimeout(timer);
+        resolve(read);
+      };
+      this.reads.add(end);
+      const timer = this.clock.setTimeout(() => end({ unread: `no answer within ${CONFIRM_READ_TIMEOUT_MS} ms` }), CONFIRM_READ_TIMEOUT_MS);
+      this.podWatch.read().then(
+        (pods) => end({ pod: pods.find((pod) => pod.name === name) }),
+        (error: unknown) => end({ unread: error instanceof Error ? error.message : String(error) }),
+      );
     });
   }
 
@@ -295,6 +326,7 @@ export class AttachBackend implements StreamBackend {
     const now = processIdentity(read.pod);
     if (!now) return { notRunning: describeNotRunning(read.pod, expected.podName, this.options.container) };
     if (!sameProcess(now, expected)) {
+      if (now.uid !== expected.uid) this.rememberReplaced(expected.uid);
       this.log.info('pod watch is behind: the attach reached another process than the watch shows', {
         watch: { containerID: expected.containerID, restartCount: expected.restartCount, uid: expected.uid },
         pod: { containerID: now.containerID, restartCount: now.restartCount, uid: now.uid },
