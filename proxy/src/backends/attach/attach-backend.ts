@@ -23,8 +23,8 @@
  *
  * The watch can lag behind the pod, so every attach also reads the pod as it is now and goes by
  * that: a container that restarted while the watch lagged is a new process, not an initialized one.
- * For the same reason a change the watch shows in the attached process counts only once a read of
- * the pod confirms it: a watch catching up on old news causes no second loss.
+ * For the same reason the watch's old news (a replaced pod, a lower restartCount, a change to a pod
+ * it has not shown yet that a read does not confirm) causes no second loss.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { StringDecoder } from 'node:string_decoder';
@@ -112,6 +112,8 @@ export class AttachBackend implements StreamBackend {
   private recheckChange = false;
   /** Reads of the pod in flight (`readPod`): `stop()` ends them. */
   private readonly reads = new Set<(read: PodRead) => void>();
+  /** A process a read found that the watch has not shown yet (`checkChange`). */
+  private aheadOfWatch: ProcessIdentity | undefined;
   /** Pods a read showed replaced under their name: a lagging watch's news of them is old news. */
   private readonly replacedUids = new Set<string>();
   /** Per attempt: a line or character split across frames never outlives its connection. */
@@ -202,17 +204,22 @@ export class AttachBackend implements StreamBackend {
       return;
     }
     this.pod = next;
+    if (this.aheadOfWatch && pods.some((pod) => sameProcess(processIdentity(pod), this.aheadOfWatch))) this.aheadOfWatch = undefined;
     if ((this.current === 'ready' || this.current === 'attaching') && this.target) {
-      if (describeProcessChange(this.target, this.pod, this.options.container)) this.checkChange();
+      const change = describeProcessChange(this.target, this.pod, this.options.container);
+      // Until the watch has shown the process a read found, what it says of it may be old news.
+      if (change && sameProcess(this.aheadOfWatch, this.target)) this.checkChange();
+      else if (change) this.lose(change, 'process-changed');
     } else if (this.current === 'waiting-for-pod') {
       this.tryAttach();
     }
   }
 
   /**
-   * The watch shows that the process attached to (or being attached to) is gone. It may still be
-   * catching up on what the attach's read of the pod showed (before it reports a pod recreated
-   * under its name, say), so a fresh read decides; if the pod cannot be read, the watch does.
+   * The watch shows that the process attached to (or being attached to) is gone, but it has not
+   * shown that process yet, which the attach's read found: it may be catching up on the process's
+   * own start (a recreated pod's ContainerCreating), so a fresh read decides; if the pod cannot be
+   * read, the watch does.
    */
   private checkChange(): void {
     if (this.checkingChange) {
@@ -327,6 +334,7 @@ export class AttachBackend implements StreamBackend {
     if (!now) return { notRunning: describeNotRunning(read.pod, expected.podName, this.options.container) };
     if (!sameProcess(now, expected)) {
       if (now.uid !== expected.uid) this.rememberReplaced(expected.uid);
+      this.aheadOfWatch = now;
       this.log.info('pod watch is behind: the attach reached another process than the watch shows', {
         watch: { containerID: expected.containerID, restartCount: expected.restartCount, uid: expected.uid },
         pod: { containerID: now.containerID, restartCount: now.restartCount, uid: now.uid },
