@@ -206,13 +206,19 @@ export class AttachBackend implements StreamBackend {
     this.pod = next;
     if (this.aheadOfWatch && pods.some((pod) => sameProcess(processIdentity(pod), this.aheadOfWatch))) this.aheadOfWatch = undefined;
     if ((this.current === 'ready' || this.current === 'attaching') && this.target) {
-      const change = describeProcessChange(this.target, this.pod, this.options.container);
-      // Until the watch has shown the process a read found, what it says of it may be old news.
-      if (change && sameProcess(this.aheadOfWatch, this.target)) this.checkChange();
-      else if (change) this.lose(change, 'process-changed');
+      this.judgeChange(this.target);
     } else if (this.current === 'waiting-for-pod') {
       this.tryAttach();
     }
+  }
+
+  /** Whether the watch's view of the pod ends the process attached to (or being attached to). */
+  private judgeChange(target: ProcessIdentity): void {
+    const change = describeProcessChange(target, this.pod, this.options.container);
+    if (!change) return;
+    // Until the watch has shown the process a read found, what it says of it may be old news.
+    if (sameProcess(this.aheadOfWatch, target)) this.checkChange();
+    else this.lose(change, 'process-changed');
   }
 
   /**
@@ -234,7 +240,7 @@ export class AttachBackend implements StreamBackend {
       if ((this.current !== 'ready' && this.current !== 'attaching') || !this.target) return;
       if (attempt !== this.attempt || this.recheckChange) {
         // Another attempt, or watch events, since the read went out: judge again from now.
-        if (describeProcessChange(this.target, this.pod, this.options.container)) this.checkChange();
+        this.judgeChange(this.target);
         return;
       }
       const now = 'unread' in read ? this.pod : read.pod;
