@@ -174,6 +174,70 @@ describe('attach backend lifecycle', () => {
     await expectOldNewsIgnored(h, catchUp);
   });
 
+  test.each([
+    {
+      change: 'a container restarted', fault: (kube: KubeApiEmulator) => kube.faults.killContainer(),
+      ignored: /^pod watch event older than the pod as last read: ignored$/,
+    },
+    {
+      change: 'a pod replaced under its name', fault: (kube: KubeApiEmulator) => kube.faults.replacePod(),
+      ignored: /^pod watch event about a pod already replaced: ignored$/,
+    },
+  ])('old news a lagging pod watch brings between attaches does not count a live process dead ($change)', async ({ fault, ignored }) => {
+    const h = await setUp();
+    await h.start();
+    // GIVEN a new process (a restart or a new pod) found while the watch lagged, attached and initialized
+    const catchUp = env.kube!.faults.holdWatches();
+    let before = h.statuses.length;
+    await fault(env.kube!);
+    await h.waitForStatus(isNewProcessUp, before);
+    await h.initialize();
+    // WHEN its session ends like a dead process's would (Success, close 1000) while it lives on,
+    before = h.statuses.length;
+    expect(env.kube!.faults.closeAttachments()).toBe(1);
+    const down = await h.waitForStatus(isDown, before);
+    expect(down.provisional).toBe(true);
+    // and, while the backend waits for the pod to tell, the watch catches up with the old
+    // process's end and the new one's start
+    catchUp();
+    // THEN that old news settles nothing: the re-attach is to the live, initialized process, and
+    // no `down` ever said it had died
+    const up = await h.waitForStatus(isUp, before);
+    expect(up.newProcess).toBe(false);
+    expect(h.statuses.slice(before)).toEqual([down, up]);
+    expect(h.logsMatching(ignored).length).toBeGreaterThan(0);
+    expect((await h.echo('still the same process')).result).toMatchObject({ content: [{ text: 'Echo: still the same process' }] });
+    expect(env.kube!.initializeCount()).toBe(2);
+  });
+
+  test('an attach that reaches a process the pod does not show running yet is not used', async () => {
+    // GIVEN a kubelet whose status shows a restarted container running only 1.5 s after its
+    // process starts, and a watch that falls behind (it still shows the first process running)
+    const h = await setUp({ runningAfterMs: 1_500 }, {}, { exitConfirmMs: 200 });
+    await h.start();
+    const before = h.statuses.length;
+    const catchUp = env.kube!.faults.holdWatches();
+    // WHEN the container restarts
+    await env.kube!.faults.killContainer();
+    // THEN attaches that reach the new process while the pod still shows the old one terminated
+    // are dropped unused, and the attach once the pod shows the new process running is a new process
+    const up = await h.waitForStatus(isUp, before);
+    expect(up).toMatchObject({ newProcess: true, detail: expect.stringContaining('restartCount 1') });
+    expect(h.statuses.slice(before).filter(isUp)).toHaveLength(1);
+    expect(h.statuses.slice(before)).toContainEqual(expect.objectContaining({
+      state: 'down', reason: expect.stringMatching(/^attach to pod everything-0 reached no running process: .*terminated/),
+    }));
+    // Nothing reached the new process before the attach that counts: not even the newline that
+    // clears a partial line, which that attach sends first.
+    const restarted = env.kube!.pod().processes[1]!;
+    await waitFor(() => restarted.stdinLines > 0, 2_000, 'the newline of the attach that counts');
+    expect(restarted.stdinLines).toBe(1);
+    await h.initialize();
+    expect((await h.echo('once running')).result).toMatchObject({ content: [{ text: 'Echo: once running' }] });
+    expect(env.kube!.initializeCount()).toBe(2);
+    await expectOldNewsIgnored(h, catchUp);
+  });
+
   test('a replaced pod found by label selector is a new process, under its new name', async () => {
     const h = await setUp({ podName: 'everything-5f7c9-abcde' }, { pod: undefined, labelSelector: 'app.kubernetes.io/name=everything' });
     await h.start();

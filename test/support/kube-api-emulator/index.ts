@@ -80,6 +80,8 @@ export interface KubeApiEmulatorOptions {
   readonly terminatedAfterMs?: number;
   /** `terminated` → restarted container running. @default 300 */
   readonly restartAfterMs?: number;
+  /** A container's process started → `running` in the pod status. @default 0 (at once) */
+  readonly runningAfterMs?: number;
   /** Kubelet streaming idle timeout for v4 sessions. @default 0 (off; 4 h on a real kubelet) */
   readonly v4IdleTimeoutMs?: number;
   /** RBAC limited by resourceNames: LIST/WATCH need `fieldSelector=metadata.name=<pod>`. @default false */
@@ -161,6 +163,7 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
     startDelayMs: options.startDelayMs ?? 0,
     terminatedAfterMs: options.terminatedAfterMs ?? 300,
     restartAfterMs: options.restartAfterMs ?? 300,
+    runningAfterMs: options.runningAfterMs ?? 0,
   };
   let protocols = toProtocols(options.protocols ?? ['v5', 'v4']);
   const store = new PodStore();

@@ -2,7 +2,8 @@
  * The emulated kubelet: runs the pod's one container as a real process and reports its lifecycle
  * in the pod status with the delays seen on a real node (ATTACH.md): the container is created
  * (Pending/ContainerCreating), runs, and when its process dies the status shows `terminated` a
- * little later, then the container is restarted (new containerID, restartCount + 1).
+ * little later, then the container is restarted (new containerID, restartCount + 1). Optionally a
+ * started process shows as `running` only a little later too (`runningAfterMs`).
  */
 import { ContainerProcess, type ContainerCommand } from './container.ts';
 import type { ContainerStatus, PodObject, PodStore } from './pods.ts';
@@ -12,8 +13,13 @@ export interface KubeletTimings {
   readonly startDelayMs: number;
   /** From a process's death to `terminated` in the pod status (0.24–0.9 s measured). */
   readonly terminatedAfterMs: number;
-  /** From `terminated` to the restarted container running. */
+  /** From `terminated` to the restarted container's process running. */
   readonly restartAfterMs: number;
+  /**
+   * From a process's start to `running` in the pod status: the kubelet reports a container's state
+   * when its relist sees it, so a process can run while the status still shows the state before it.
+   */
+  readonly runningAfterMs: number;
 }
 
 export interface PodSpec {
@@ -79,10 +85,16 @@ export class EmulatedPod {
     const process = new ContainerProcess(this.spec.command);
     this.process = process;
     this.processes.push(process);
-    this.store.update(this.spec.namespace, this.spec.name, {
-      phase: 'Running',
-      container: this.status({ running: { startedAt: process.startedAt } }, process.containerID, lastState),
-    });
+    const reportRunning = (): void => {
+      // A process that died before the relist saw it running is reported terminated only.
+      if (!process.running) return;
+      this.store.update(this.spec.namespace, this.spec.name, {
+        phase: 'Running',
+        container: this.status({ running: { startedAt: process.startedAt } }, process.containerID, lastState),
+      });
+    };
+    if (this.timings.runningAfterMs > 0) this.later(this.timings.runningAfterMs, reportRunning);
+    else reportRunning();
     void process.exit.then((exit) => {
       if (this.deleted) return;
       this.later(this.timings.terminatedAfterMs, () => {

@@ -23,8 +23,9 @@
  *
  * The watch can lag behind the pod, so every attach also reads the pod as it is now and goes by
  * that: a container that restarted while the watch lagged is a new process, not an initialized one.
- * For the same reason the watch's old news (a replaced pod, a lower restartCount, a change to a pod
- * it has not shown yet that a read does not confirm) causes no second loss.
+ * For the same reason the watch's old news causes no second loss, attached or not: a replaced pod
+ * and a lower restartCount are ignored, and until the watch shows the process a read found, a
+ * fresh read stands in for each of its events.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { StringDecoder } from 'node:string_decoder';
@@ -44,13 +45,15 @@ export type AttachState = 'idle' | 'waiting-for-pod' | 'attaching' | 'ready' | '
 
 export const LOST_OUTPUT_NOTE = 'output written while detached is lost';
 
-/** A read of the pod an attach goes to: what the apiserver has now, or why that is unknown. */
+/** A read of the pods: what the apiserver has now, or why that is unknown. */
+type PodsRead = { readonly pods: readonly PodView[] } | { readonly unread: string };
+/** A read of the pod an attach goes to. */
 type PodRead = { readonly pod: PodView | undefined } | { readonly unread: string };
 
 /** How long a v5 attach to a process of doubtful life must stay open before it counts (see `opened`). */
 const V5_SETTLE_MS = 250;
-/** How long the read of the pod that confirms an attach's process may take before the watch's view is used. */
-const CONFIRM_READ_TIMEOUT_MS = 5_000;
+/** How long a read of the pod (an attach's, or one standing in for the watch) may take before the watch's view is used. */
+const READ_TIMEOUT_MS = 5_000;
 
 export interface AttachBackendOptions {
   readonly kubeConfig: KubeConfig;
@@ -106,14 +109,16 @@ export class AttachBackend implements StreamBackend {
   private verifyTimer: unknown;
   /** The next attach goes to a process the pod did not confirm alive: hold `up` until it proves so. */
   private verifyNextAttach = false;
-  /** A read of the pod is checking a change the watch showed (`checkChange`). */
-  private checkingChange = false;
-  /** The watch reported more while that read was out. */
-  private recheckChange = false;
-  /** Reads of the pod in flight (`readPod`): `stop()` ends them. */
-  private readonly reads = new Set<(read: PodRead) => void>();
-  /** A process a read found that the watch has not shown yet (`checkChange`). */
+  /** Reads of the pod in flight (`readPods`): `stop()` ends them. */
+  private readonly reads = new Set<(read: PodsRead) => void>();
+  /** A process a read found that the watch has not shown yet: the watch is behind (`podsChanged`). */
   private aheadOfWatch: ProcessIdentity | undefined;
+  /** The watch's view while it is behind, for when the pod cannot be read (`readAgain`). */
+  private watchPod: PodView | undefined;
+  /** A read stands in for watch events (`readAgain`). */
+  private rereading = false;
+  /** The watch reported more while that read was out. */
+  private rereadWanted = false;
   /** Pods a read showed replaced under their name: a lagging watch's news of them is old news. */
   private readonly replacedUids = new Set<string>();
   /** Per attempt: a line or character split across frames never outlives its connection. */
@@ -203,56 +208,68 @@ export class AttachBackend implements StreamBackend {
       });
       return;
     }
-    this.pod = next;
-    if (this.aheadOfWatch && pods.some((pod) => sameProcess(processIdentity(pod), this.aheadOfWatch))) this.aheadOfWatch = undefined;
+    if (this.aheadOfWatch && current.some((pod) => sameProcess(processIdentity(pod), this.aheadOfWatch))) this.aheadOfWatch = undefined;
+    if (this.aheadOfWatch) {
+      // The watch has not shown the process a read found yet, so what it shows is older than that
+      // read (a recreated pod's own ContainerCreating, the deletion of the pod it replaced): a
+      // fresh read decides instead.
+      this.watchPod = next;
+      this.readAgain();
+      return;
+    }
+    this.adopt(next);
+  }
+
+  /** Goes by `pod` as the pod now: the attached process ends if it is not the one `pod` runs. */
+  private adopt(pod: PodView | undefined): void {
+    this.pod = pod;
     if ((this.current === 'ready' || this.current === 'attaching') && this.target) {
-      this.judgeChange(this.target);
+      const change = describeProcessChange(this.target, pod, this.options.container);
+      if (change) this.lose(change, 'process-changed');
     } else if (this.current === 'waiting-for-pod') {
       this.tryAttach();
     }
   }
 
-  /** Whether the watch's view of the pod ends the process attached to (or being attached to). */
-  private judgeChange(target: ProcessIdentity): void {
-    const change = describeProcessChange(target, this.pod, this.options.container);
-    if (!change) return;
-    // Until the watch has shown the process a read found, what it says of it may be old news.
-    if (sameProcess(this.aheadOfWatch, target)) this.checkChange();
-    else this.lose(change, 'process-changed');
-  }
-
   /**
-   * The watch shows that the process attached to (or being attached to) is gone, but it has not
-   * shown that process yet, which the attach's read found: it may be catching up on the process's
-   * own start (a recreated pod's ContainerCreating), so a fresh read decides; if the pod cannot be
-   * read, the watch does.
+   * Reads the pod in place of a watch event that may be old news (see `podsChanged`), then goes by
+   * what the read shows; if the pod cannot be read, by the watch. Events while the read is out
+   * make one more read once it is back.
    */
-  private checkChange(): void {
-    if (this.checkingChange) {
-      this.recheckChange = true;
+  private readAgain(): void {
+    if (this.rereading) {
+      this.rereadWanted = true;
       return;
     }
-    this.checkingChange = true;
-    this.recheckChange = false;
-    const attempt = this.attempt;
-    void this.readPod(this.target!.podName).then((read) => {
-      this.checkingChange = false;
-      if ((this.current !== 'ready' && this.current !== 'attaching') || !this.target) return;
-      if (attempt !== this.attempt || this.recheckChange) {
-        // Another attempt, or watch events, since the read went out: judge again from now.
-        this.judgeChange(this.target);
+    this.rereading = true;
+    this.rereadWanted = false;
+    void this.readPods().then((read) => {
+      this.rereading = false;
+      // The watch may have caught up meanwhile: then its view was taken, and is newer than this.
+      const ahead = this.aheadOfWatch;
+      if (this.current === 'stopped' || !ahead) return;
+      if (this.rereadWanted) {
+        this.readAgain();
         return;
       }
-      const now = 'unread' in read ? this.pod : read.pod;
-      const change = describeProcessChange(this.target, now, this.options.container);
-      if (change) {
-        this.lose(change, 'process-changed');
+      if ('unread' in read) {
+        this.log.warn('could not read the pod; going by the pod watch, which may be behind', { error: read.unread });
+        this.aheadOfWatch = undefined;
+        this.adopt(this.watchPod);
         return;
       }
-      this.log.info('pod watch is behind: the change it shows is not in the pod as read now; ignored', {
-        containerID: this.target.containerID, restartCount: this.target.restartCount,
-      });
-      this.pod = now;
+      const pod = selectPod(read.pods.filter((p) => !this.replacedUids.has(p.uid)), ahead.uid);
+      const now = processIdentity(pod);
+      if (sameProcess(now, ahead)) {
+        this.log.info('pod watch is behind: what it shows is older than the pod as read now; ignored', {
+          containerID: ahead.containerID, restartCount: ahead.restartCount,
+        });
+      } else {
+        // The process found ahead of the watch is gone too: this read is the newest view there is.
+        if (pod?.uid !== ahead.uid) this.rememberReplaced(ahead.uid);
+        this.aheadOfWatch = now;
+      }
+      this.adopt(pod);
     });
   }
 
@@ -291,7 +308,7 @@ export class AttachBackend implements StreamBackend {
     this.stderr = this.splitter((line) => this.log.info('server stderr', { stderr: line }));
     // The pod, read alongside the upgrade, tells which process this attach reaches: the watch's view
     // can lag behind (an apiserver restart, a slow watch), and the process may have changed since.
-    const read = this.readPod(identity.podName);
+    const read = this.readPods().then((r): PodRead => ('unread' in r ? r : { pod: r.pods.find((pod) => pod.name === identity.podName) }));
     AttachConnection.open(this.options.kubeConfig, {
       namespace: this.options.namespace, pod: identity.podName, container: this.options.container, protocol,
     }, {
@@ -306,20 +323,20 @@ export class AttachBackend implements StreamBackend {
   }
 
   /**
-   * The pod named `name` as the apiserver has it now (`pod` undefined: there is none), or why it
-   * could not be read within CONFIRM_READ_TIMEOUT_MS.
+   * The pods the watch would show (the same GET or LIST) as the apiserver has them now, or why they
+   * could not be read within READ_TIMEOUT_MS.
    */
-  private readPod(name: string): Promise<PodRead> {
-    return new Promise<PodRead>((resolve) => {
-      const end = (read: PodRead): void => {
+  private readPods(): Promise<PodsRead> {
+    return new Promise<PodsRead>((resolve) => {
+      const end = (read: PodsRead): void => {
         if (!this.reads.delete(end)) return;
         this.clock.clearTimeout(timer);
         resolve(read);
       };
       this.reads.add(end);
-      const timer = this.clock.setTimeout(() => end({ unread: `no answer within ${CONFIRM_READ_TIMEOUT_MS} ms` }), CONFIRM_READ_TIMEOUT_MS);
+      const timer = this.clock.setTimeout(() => end({ unread: `no answer within ${READ_TIMEOUT_MS} ms` }), READ_TIMEOUT_MS);
       this.podWatch.read().then(
-        (pods) => end({ pod: pods.find((pod) => pod.name === name) }),
+        (pods) => end({ pods }),
         (error: unknown) => end({ unread: error instanceof Error ? error.message : String(error) }),
       );
     });
