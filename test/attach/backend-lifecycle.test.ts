@@ -62,6 +62,20 @@ async function expectOldNewsIgnored(h: BackendHarness, catchUp: () => void): Pro
   expect(h.statuses.slice(settled)).toEqual([]);
 }
 
+/**
+ * Restarts the container while the pod watch lags (GET and LIST still answer with the pod as it is)
+ * and checks that the re-attach, which the watch would place on the old container, is to the new
+ * process. Returns where its statuses start and the function that lets the watch catch up.
+ */
+async function restartWhileWatchLags(h: BackendHarness): Promise<{ before: number; catchUp: () => void }> {
+  const before = h.statuses.length;
+  const catchUp = env.kube!.faults.holdWatches();
+  await env.kube!.faults.killContainer();
+  const up = await h.waitForStatus(isUp, before);
+  expect(up).toMatchObject({ newProcess: true, detail: expect.stringContaining('restartCount 1') });
+  return { before, catchUp };
+}
+
 describe('attach backend lifecycle', () => {
   test('waits while the container is being created, then attaches and carries MCP both ways', async () => {
     // GIVEN a pod that stays in ContainerCreating for a while
@@ -135,14 +149,8 @@ describe('attach backend lifecycle', () => {
   test('a container that restarted while the pod watch lagged is attached as the new process it is', async () => {
     const h = await setUp();
     await h.start();
-    const before = h.statuses.length;
-    // GIVEN a watch that falls behind (GET still answers with the pod as it is)
-    const catchUp = env.kube!.faults.holdWatches();
-    // WHEN the container restarts meanwhile
-    await env.kube!.faults.killContainer();
-    // THEN the re-attach, which the watch would place on the old container, is to a new process
-    const up = await h.waitForStatus(isUp, before);
-    expect(up).toMatchObject({ newProcess: true, detail: expect.stringContaining('restartCount 1') });
+    // WHEN the container restarts while the watch lags, THEN the re-attach is to the new process
+    const { catchUp } = await restartWhileWatchLags(h);
     expect(h.logsMatching(/pod watch is behind/)).toHaveLength(1);
     await h.initialize();
     expect(env.kube!.initializeCount()).toBe(2);
@@ -212,17 +220,14 @@ describe('attach backend lifecycle', () => {
 
   test('an attach that reaches a process the pod does not show running yet is not used', async () => {
     // GIVEN a kubelet whose status shows a restarted container running only 1.5 s after its
-    // process starts, and a watch that falls behind (it still shows the first process running)
+    // process starts
     const h = await setUp({ runningAfterMs: 1_500 }, {}, { exitConfirmMs: 200 });
     await h.start();
-    const before = h.statuses.length;
-    const catchUp = env.kube!.faults.holdWatches();
-    // WHEN the container restarts
-    await env.kube!.faults.killContainer();
-    // THEN attaches that reach the new process while the pod still shows the old one terminated
-    // are dropped unused, and the attach once the pod shows the new process running is a new process
-    const up = await h.waitForStatus(isUp, before);
-    expect(up).toMatchObject({ newProcess: true, detail: expect.stringContaining('restartCount 1') });
+    // WHEN the container restarts while the watch lags (it still shows the first process running),
+    // THEN the re-attach is to the new process
+    const { before, catchUp } = await restartWhileWatchLags(h);
+    // AND attaches that reached the new process while the pod still showed the old one terminated
+    // were dropped unused: the one `up` came once the pod showed the new process running
     expect(h.statuses.slice(before).filter(isUp)).toHaveLength(1);
     expect(h.statuses.slice(before)).toContainEqual(expect.objectContaining({
       state: 'down', reason: expect.stringMatching(/^attach to pod everything-0 reached no running process: .*terminated/),

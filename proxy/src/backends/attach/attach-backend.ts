@@ -45,10 +45,10 @@ export type AttachState = 'idle' | 'waiting-for-pod' | 'attaching' | 'ready' | '
 
 export const LOST_OUTPUT_NOTE = 'output written while detached is lost';
 
-/** A read of the pods: what the apiserver has now, or why that is unknown. */
-type PodsRead = { readonly pods: readonly PodView[] } | { readonly unread: string };
+/** A read of the pods: what the apiserver has now, or why that is unknown; `seq` orders reads as sent. */
+type PodsRead = ({ readonly pods: readonly PodView[] } | { readonly unread: string }) & { readonly seq: number };
 /** A read of the pod an attach goes to. */
-type PodRead = { readonly pod: PodView | undefined } | { readonly unread: string };
+type PodRead = ({ readonly pod: PodView | undefined } | { readonly unread: string }) & { readonly seq: number };
 
 /** How long a v5 attach to a process of doubtful life must stay open before it counts (see `opened`). */
 const V5_SETTLE_MS = 250;
@@ -113,8 +113,11 @@ export class AttachBackend implements StreamBackend {
   private readonly reads = new Set<(read: PodsRead) => void>();
   /** A process a read found that the watch has not shown yet: the watch is behind (`podsChanged`). */
   private aheadOfWatch: ProcessIdentity | undefined;
-  /** The watch's view while it is behind, for when the pod cannot be read (`readAgain`). */
+  /** The watch's latest view, for when the pod cannot be read while the watch is behind (`readAgain`). */
   private watchPod: PodView | undefined;
+  /** Reads of the pod sent so far, and the latest of them whose result was used. */
+  private readsSent = 0;
+  private newestReadUsed = 0;
   /** A read stands in for watch events (`readAgain`). */
   private rereading = false;
   /** The watch reported more while that read was out. */
@@ -184,7 +187,7 @@ export class AttachBackend implements StreamBackend {
     this.clock.clearTimeout(this.suspectTimer);
     this.clock.clearTimeout(this.verifyTimer);
     // An upgrade that waits for its read is then closed by `opened`, like any stale attempt.
-    for (const end of [...this.reads]) end({ unread: 'the backend stopped' });
+    for (const end of [...this.reads]) end({ unread: 'the backend stopped', seq: 0 });
     this.probe?.stop();
     const connection = this.connection;
     this.connection = undefined;
@@ -208,12 +211,12 @@ export class AttachBackend implements StreamBackend {
       });
       return;
     }
+    this.watchPod = next;
     if (this.aheadOfWatch && current.some((pod) => sameProcess(processIdentity(pod), this.aheadOfWatch))) this.aheadOfWatch = undefined;
     if (this.aheadOfWatch) {
       // The watch has not shown the process a read found yet, so what it shows is older than that
       // read (a recreated pod's own ContainerCreating, the deletion of the pod it replaced): a
       // fresh read decides instead.
-      this.watchPod = next;
       this.readAgain();
       return;
     }
@@ -232,9 +235,8 @@ export class AttachBackend implements StreamBackend {
   }
 
   /**
-   * Reads the pod in place of a watch event that may be old news (see `podsChanged`), then goes by
-   * what the read shows; if the pod cannot be read, by the watch. Events while the read is out
-   * make one more read once it is back.
+   * Reads the pod in place of a watch event that may be old news (see `podsChanged`). Events while
+   * the read is out make one more read once it is back.
    */
   private readAgain(): void {
     if (this.rereading) {
@@ -245,32 +247,39 @@ export class AttachBackend implements StreamBackend {
     this.rereadWanted = false;
     void this.readPods().then((read) => {
       this.rereading = false;
-      // The watch may have caught up meanwhile: then its view was taken, and is newer than this.
-      const ahead = this.aheadOfWatch;
-      if (this.current === 'stopped' || !ahead) return;
-      if (this.rereadWanted) {
-        this.readAgain();
-        return;
-      }
-      if ('unread' in read) {
-        this.log.warn('could not read the pod; going by the pod watch, which may be behind', { error: read.unread });
-        this.aheadOfWatch = undefined;
-        this.adopt(this.watchPod);
-        return;
-      }
-      const pod = selectPod(read.pods.filter((p) => !this.replacedUids.has(p.uid)), ahead.uid);
-      const now = processIdentity(pod);
-      if (sameProcess(now, ahead)) {
-        this.log.info('pod watch is behind: what it shows is older than the pod as read now; ignored', {
-          containerID: ahead.containerID, restartCount: ahead.restartCount,
-        });
-      } else {
-        // The process found ahead of the watch is gone too: this read is the newest view there is.
-        if (pod?.uid !== ahead.uid) this.rememberReplaced(ahead.uid);
-        this.aheadOfWatch = now;
-      }
-      this.adopt(pod);
+      if (this.current === 'stopped') return;
+      this.useRead(read);
+      if (this.rereadWanted && this.aheadOfWatch) this.readAgain();
     });
+  }
+
+  /** Goes by a read made in place of the watch (`readAgain`); if the pod could not be read, by the watch. */
+  private useRead(read: PodsRead): void {
+    const ahead = this.aheadOfWatch;
+    // The watch has shown the process this read went out for: its events are taken as they come again.
+    if (!ahead) return;
+    if ('unread' in read) {
+      this.log.warn('could not read the pod; going by the pod watch, which may be behind', { error: read.unread });
+      this.aheadOfWatch = undefined;
+      this.adopt(this.watchPod);
+      return;
+    }
+    // A read sent later (an attach's) was used meanwhile: this one is older news.
+    if (read.seq < this.newestReadUsed) return;
+    this.newestReadUsed = read.seq;
+    const pod = selectPod(read.pods.filter((p) => !this.replacedUids.has(p.uid)), ahead.uid);
+    const now = processIdentity(pod);
+    if (sameProcess(now, ahead)) {
+      this.log.info('pod watch is behind: what it shows is older than the pod as read now; ignored', {
+        containerID: ahead.containerID, restartCount: ahead.restartCount,
+      });
+    } else {
+      // The process found ahead of the watch is gone too: the watch is behind this read as well,
+      // unless its latest event already shows what the read found.
+      if (pod?.uid !== ahead.uid) this.rememberReplaced(ahead.uid);
+      this.aheadOfWatch = sameProcess(processIdentity(this.watchPod), now) ? undefined : now;
+    }
+    this.adopt(pod);
   }
 
   private rememberReplaced(uid: string): void {
@@ -308,7 +317,7 @@ export class AttachBackend implements StreamBackend {
     this.stderr = this.splitter((line) => this.log.info('server stderr', { stderr: line }));
     // The pod, read alongside the upgrade, tells which process this attach reaches: the watch's view
     // can lag behind (an apiserver restart, a slow watch), and the process may have changed since.
-    const read = this.readPods().then((r): PodRead => ('unread' in r ? r : { pod: r.pods.find((pod) => pod.name === identity.podName) }));
+    const read = this.readPods().then((r): PodRead => ('unread' in r ? r : { pod: r.pods.find((pod) => pod.name === identity.podName), seq: r.seq }));
     AttachConnection.open(this.options.kubeConfig, {
       namespace: this.options.namespace, pod: identity.podName, container: this.options.container, protocol,
     }, {
@@ -327,6 +336,7 @@ export class AttachBackend implements StreamBackend {
    * could not be read within READ_TIMEOUT_MS.
    */
   private readPods(): Promise<PodsRead> {
+    const seq = ++this.readsSent;
     return new Promise<PodsRead>((resolve) => {
       const end = (read: PodsRead): void => {
         if (!this.reads.delete(end)) return;
@@ -334,10 +344,10 @@ export class AttachBackend implements StreamBackend {
         resolve(read);
       };
       this.reads.add(end);
-      const timer = this.clock.setTimeout(() => end({ unread: `no answer within ${READ_TIMEOUT_MS} ms` }), READ_TIMEOUT_MS);
+      const timer = this.clock.setTimeout(() => end({ unread: `no answer within ${READ_TIMEOUT_MS} ms`, seq }), READ_TIMEOUT_MS);
       this.podWatch.read().then(
-        (pods) => end({ pods }),
-        (error: unknown) => end({ unread: error instanceof Error ? error.message : String(error) }),
+        (pods) => end({ pods, seq }),
+        (error: unknown) => end({ unread: error instanceof Error ? error.message : String(error), seq }),
       );
     });
   }
@@ -352,12 +362,13 @@ export class AttachBackend implements StreamBackend {
       this.log.warn('could not read the pod to confirm the attached process; going by the pod watch', { error: read.unread });
       return { process: expected };
     }
+    this.newestReadUsed = Math.max(this.newestReadUsed, read.seq);
     this.settle(read.pod);
     const now = processIdentity(read.pod);
     if (!now) return { notRunning: describeNotRunning(read.pod, expected.podName, this.options.container) };
     if (!sameProcess(now, expected)) {
       if (now.uid !== expected.uid) this.rememberReplaced(expected.uid);
-      this.aheadOfWatch = now;
+      this.aheadOfWatch = sameProcess(processIdentity(this.watchPod), now) ? undefined : now;
       this.log.info('pod watch is behind: the attach reached another process than the watch shows', {
         watch: { containerID: expected.containerID, restartCount: expected.restartCount, uid: expected.uid },
         pod: { containerID: now.containerID, restartCount: now.restartCount, uid: now.uid },
