@@ -258,14 +258,14 @@ export class AttachBackend implements StreamBackend {
     const ahead = this.aheadOfWatch;
     // The watch has shown the process this read went out for: its events are taken as they come again.
     if (!ahead) return;
+    // A read sent later (an attach's) was used meanwhile: this one is older news, or no news.
+    if (read.seq < this.newestReadUsed) return;
     if ('unread' in read) {
       this.log.warn('could not read the pod; going by the pod watch, which may be behind', { error: read.unread });
       this.aheadOfWatch = undefined;
       this.adopt(this.watchPod);
       return;
     }
-    // A read sent later (an attach's) was used meanwhile: this one is older news.
-    if (read.seq < this.newestReadUsed) return;
     this.newestReadUsed = read.seq;
     const pod = selectPod(read.pods.filter((p) => !this.replacedUids.has(p.uid)), ahead.uid);
     const now = processIdentity(pod);
@@ -362,10 +362,11 @@ export class AttachBackend implements StreamBackend {
       this.log.warn('could not read the pod to confirm the attached process; going by the pod watch', { error: read.unread });
       return { process: expected };
     }
-    this.newestReadUsed = Math.max(this.newestReadUsed, read.seq);
     this.settle(read.pod);
     const now = processIdentity(read.pod);
+    // Not used as the pod's view (the watch's stays, so the attach is retried): not counted as used.
     if (!now) return { notRunning: describeNotRunning(read.pod, expected.podName, this.options.container) };
+    this.newestReadUsed = Math.max(this.newestReadUsed, read.seq);
     if (!sameProcess(now, expected)) {
       if (now.uid !== expected.uid) this.rememberReplaced(expected.uid);
       this.aheadOfWatch = sameProcess(processIdentity(this.watchPod), now) ? undefined : now;
