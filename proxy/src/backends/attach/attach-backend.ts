@@ -47,8 +47,6 @@ export const LOST_OUTPUT_NOTE = 'output written while detached is lost';
 
 /** A read of the pods: what the apiserver has now, or why that is unknown; `seq` orders reads as sent. */
 type PodsRead = ({ readonly pods: readonly PodView[] } | { readonly unread: string }) & { readonly seq: number };
-/** A read of the pod an attach goes to. */
-type PodRead = ({ readonly pod: PodView | undefined } | { readonly unread: string }) & { readonly seq: number };
 
 /** How long a v5 attach to a process of doubtful life must stay open before it counts (see `opened`). */
 const V5_SETTLE_MS = 250;
@@ -274,12 +272,20 @@ export class AttachBackend implements StreamBackend {
         containerID: ahead.containerID, restartCount: ahead.restartCount,
       });
     } else {
-      // The process found ahead of the watch is gone too: the watch is behind this read as well,
-      // unless its latest event already shows what the read found.
-      if (pod?.uid !== ahead.uid) this.rememberReplaced(ahead.uid);
-      this.aheadOfWatch = sameProcess(processIdentity(this.watchPod), now) ? undefined : now;
+      // The process found ahead of the watch is gone too.
+      this.readFound(ahead, pod);
     }
     this.adopt(pod);
+  }
+
+  /**
+   * A read shows `pod` where `was` ran: the watch is behind that read too, unless its latest event
+   * already shows the same, and news of a pod the read shows replaced is old news from now on.
+   */
+  private readFound(was: ProcessIdentity, pod: PodView | undefined): void {
+    if (pod?.uid !== was.uid) this.rememberReplaced(was.uid);
+    const now = processIdentity(pod);
+    this.aheadOfWatch = sameProcess(processIdentity(this.watchPod), now) ? undefined : now;
   }
 
   private rememberReplaced(uid: string): void {
@@ -317,7 +323,7 @@ export class AttachBackend implements StreamBackend {
     this.stderr = this.splitter((line) => this.log.info('server stderr', { stderr: line }));
     // The pod, read alongside the upgrade, tells which process this attach reaches: the watch's view
     // can lag behind (an apiserver restart, a slow watch), and the process may have changed since.
-    const read = this.readPods().then((r): PodRead => ('unread' in r ? r : { pod: r.pods.find((pod) => pod.name === identity.podName), seq: r.seq }));
+    const read = this.readPods();
     AttachConnection.open(this.options.kubeConfig, {
       namespace: this.options.namespace, pod: identity.podName, container: this.options.container, protocol,
     }, {
@@ -357,29 +363,29 @@ export class AttachBackend implements StreamBackend {
    * why the pod shows none running (then the attach is not used). Unread, the watch's view stands,
    * as it would without the read.
    */
-  private confirm(expected: ProcessIdentity, read: PodRead): { process?: ProcessIdentity; notRunning?: string } {
+  private confirm(expected: ProcessIdentity, read: PodsRead): { process?: ProcessIdentity; notRunning?: string } {
     if ('unread' in read) {
       this.log.warn('could not read the pod to confirm the attached process; going by the pod watch', { error: read.unread });
       return { process: expected };
     }
-    this.settle(read.pod);
-    const now = processIdentity(read.pod);
+    const pod = read.pods.find((p) => p.name === expected.podName);
+    this.settle(pod);
+    const now = processIdentity(pod);
     // Not used as the pod's view (the watch's stays, so the attach is retried): not counted as used.
-    if (!now) return { notRunning: describeNotRunning(read.pod, expected.podName, this.options.container) };
+    if (!now) return { notRunning: describeNotRunning(pod, expected.podName, this.options.container) };
     this.newestReadUsed = Math.max(this.newestReadUsed, read.seq);
     if (!sameProcess(now, expected)) {
-      if (now.uid !== expected.uid) this.rememberReplaced(expected.uid);
-      this.aheadOfWatch = sameProcess(processIdentity(this.watchPod), now) ? undefined : now;
+      this.readFound(expected, pod);
       this.log.info('pod watch is behind: the attach reached another process than the watch shows', {
         watch: { containerID: expected.containerID, restartCount: expected.restartCount, uid: expected.uid },
         pod: { containerID: now.containerID, restartCount: now.restartCount, uid: now.uid },
       });
     }
-    this.pod = read.pod;
+    this.pod = pod;
     return { process: now };
   }
 
-  private opened(attempt: number, expected: ProcessIdentity, connection: AttachConnection, read: PodRead): void {
+  private opened(attempt: number, expected: ProcessIdentity, connection: AttachConnection, read: PodsRead): void {
     if (attempt !== this.attempt || this.current !== 'attaching') {
       connection.close();
       return;
