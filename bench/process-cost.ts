@@ -1,7 +1,7 @@
 /**
  * What each process on a target's request path spends per request: CPU, time waiting for a CPU,
- * sleeps (voluntary context switches), preemptions (involuntary ones) and read/write system calls,
- * from /proc while the generator drives the target. It shows where an extra hop's cost lands: on
+ * sleeps (voluntary context switches), preemptions (involuntary ones), read/write system calls and
+ * the share of the CPU time spent in the kernel, from /proc while the generator drives the target. It shows where an extra hop's cost lands: on
  * the hop itself, or on the processes around it. Not part of `npm run bench`:
  *
  *   node bench/process-cost.ts [--targets proxy,proxy-attach] [--concurrency 20] [--duration 4] [--rounds 2]
@@ -29,6 +29,9 @@ export interface ProcessCounters {
   readonly involuntarySwitches: number;
   readonly readCalls: number;
   readonly writeCalls: number;
+  /** CPU time in user and in kernel mode, clock ticks (/proc/<pid>/stat utime and stime, all threads). */
+  readonly userTicks: number;
+  readonly systemTicks: number;
 }
 
 function read(file: string): string | undefined {
@@ -62,6 +65,8 @@ export function processCounters(pid: number): ProcessCounters | undefined {
     waitNs += wait ?? 0;
   }
   const io = read(`/proc/${pid}/io`) ?? '';
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  const stat = (read(`/proc/${pid}/stat`) ?? '').split(') ')[1]?.split(' ') ?? [];
   return {
     runNs,
     waitNs,
@@ -69,6 +74,8 @@ export function processCounters(pid: number): ProcessCounters | undefined {
     involuntarySwitches: field(status, 'nonvoluntary_ctxt_switches'),
     readCalls: field(io, 'syscr'),
     writeCalls: field(io, 'syscw'),
+    userTicks: Number(stat[11] ?? 0),
+    systemTicks: Number(stat[12] ?? 0),
   };
 }
 
@@ -102,6 +109,8 @@ export interface PerRequest {
   readonly preemptions: number;
   readonly reads: number;
   readonly writes: number;
+  /** Share of the CPU time spent in the kernel, %. */
+  readonly systemPercent: number;
 }
 
 export function perRequest(label: string, before: ProcessCounters, after: ProcessCounters, requests: number, seconds: number): PerRequest {
@@ -115,6 +124,8 @@ export function perRequest(label: string, before: ProcessCounters, after: Proces
     preemptions: (after.involuntarySwitches - before.involuntarySwitches) / n,
     reads: (after.readCalls - before.readCalls) / n,
     writes: (after.writeCalls - before.writeCalls) / n,
+    systemPercent: (100 * (after.systemTicks - before.systemTicks)) /
+      Math.max(1, after.userTicks - before.userTicks + after.systemTicks - before.systemTicks),
   };
 }
 
@@ -170,9 +181,9 @@ async function main(): Promise<void> {
         }
         const p = result.latency;
         process.stdout.write(`\n${names[i]}, ${concurrency} clients: ${Math.round(result.rate)} req/s, p50 ${p?.p50.toFixed(2) ?? '–'} ms, p99 ${p?.p99.toFixed(2) ?? '–'} ms\n`);
-        process.stdout.write('| process | CPU % | CPU µs/req | wait µs/req | sleeps/req | preempted/req | reads/req | writes/req |\n|---|---|---|---|---|---|---|---|\n');
+        process.stdout.write('| process | CPU % | CPU µs/req | wait µs/req | sleeps/req | preempted/req | reads/req | writes/req | kernel % |\n|---|---|---|---|---|---|---|---|---|\n');
         for (const r of rows) {
-          process.stdout.write(`| ${r.label} | ${r.cpuPercent.toFixed(0)} | ${r.cpuUs.toFixed(1)} | ${r.waitUs.toFixed(1)} | ${r.sleeps.toFixed(2)} | ${r.preemptions.toFixed(2)} | ${r.reads.toFixed(2)} | ${r.writes.toFixed(2)} |\n`);
+          process.stdout.write(`| ${r.label} | ${r.cpuPercent.toFixed(0)} | ${r.cpuUs.toFixed(1)} | ${r.waitUs.toFixed(1)} | ${r.sleeps.toFixed(2)} | ${r.preemptions.toFixed(2)} | ${r.reads.toFixed(2)} | ${r.writes.toFixed(2)} | ${r.systemPercent.toFixed(0)} |\n`);
         }
       }
     }
