@@ -18,7 +18,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketConnection, acceptValue } from '../../../proxy/src/backends/attach/websocket.ts';
 import type { ContainerProcess } from './container.ts';
 import type { EmulatedPod } from './kubelet.ts';
 import { failureStatus, successStatus, type KubeStatus } from './status.ts';
@@ -54,7 +54,6 @@ export interface AttachEndpointOptions {
 }
 
 export class AttachEndpoint {
-  private readonly server: WebSocketServer;
   private readonly sessions = new Set<AttachSession>();
   private readonly options: AttachEndpointOptions;
   /** Upgrades per subprotocol, for tests that check what was negotiated. */
@@ -62,12 +61,6 @@ export class AttachEndpoint {
 
   constructor(options: AttachEndpointOptions) {
     this.options = options;
-    this.server = new WebSocketServer({
-      noServer: true,
-      perMessageDeflate: false,
-      // ATTACH.md: one message of 32 MiB or more ends the connection.
-      maxPayload: 32 * 1024 * 1024 - 1,
-    });
   }
 
   get open(): readonly AttachSession[] {
@@ -84,124 +77,138 @@ export class AttachEndpoint {
   /**
    * Upgrades and wires the session. `process` undefined means the container is gone: only v5 can
    * get here (v4 was answered with HTTP 500 by the caller), and it gets the in-band Failure.
+   *
+   * The server side of the WebSocket is the same RFC 6455 code the proxy's client runs, in the
+   * server role (no extensions; a message of 32 MiB or more ends the connection with 1009, as on
+   * the apiserver, ATTACH.md). Tests hold it to `ws`, an independent implementation, both ways:
+   * test/attach/emulator.test.ts attaches with `ws`'s client, test/attach/websocket.test.ts runs
+   * the client against `ws`'s server.
    */
   upgrade(
     request: IncomingMessage, socket: Duplex, head: Buffer, protocol: ChannelProtocol,
     pod: EmulatedPod, container: string, process: ContainerProcess | undefined, stdin: boolean,
   ): void {
-    this.server.handleUpgrade(request, socket, head, (ws) => {
-      if (ws.protocol !== protocol) throw new Error(`negotiated ${ws.protocol}, expected ${protocol}`);
-      this.negotiated.push(protocol);
-      if (!process) {
-        this.endWith(ws, failureStatus(500, 'InternalError', `container ${container} not found`));
-        return;
-      }
-      this.serve(ws, socket, protocol, pod, process, stdin);
-    });
+    const key = request.headers['sec-websocket-key'];
+    const valid = request.method === 'GET' && String(request.headers.upgrade).toLowerCase() === 'websocket' &&
+      request.headers['sec-websocket-version'] === '13' && typeof key === 'string' && Buffer.from(key, 'base64').length === 16;
+    if (!valid) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      `Sec-WebSocket-Accept: ${acceptValue(key)}\r\nSec-WebSocket-Protocol: ${protocol}\r\n\r\n`,
+    );
+    this.negotiated.push(protocol);
+    const session = new Session(socket, head, protocol, pod, process, stdin, this.options, () => this.sessions.delete(session));
+    if (!process) {
+      session.endWith(failureStatus(500, 'InternalError', `container ${container} not found`));
+      return;
+    }
+    this.sessions.add(session);
   }
 
   closeAll(): void {
     for (const session of this.sessions) session.drop();
-    this.server.close();
-  }
-
-  private serve(ws: WebSocket, socket: Duplex, protocol: ChannelProtocol, pod: EmulatedPod, process: ContainerProcess, stdin: boolean): void {
-    const idleMs = protocol === 'v4.channel.k8s.io' ? this.options.v4IdleTimeoutMs : 0;
-    let lastActivity = Date.now();
-    let stalled = false;
-    let paused = false;
-    const send = (channel: number, frame: Buffer): void => {
-      if (idleMs > 0) lastActivity = Date.now();
-      if (ws.readyState === ws.OPEN && !stalled) socket.write(binaryFrame(channel, frame));
-    };
-    const detach = process.attach({
-      stdout: (frame) => send(STDOUT, frame),
-      stderr: (frame) => send(STDERR, frame),
-      exited: () => {
-        if (stalled) return;
-        // A process that died with its stdin full never drains it: read again, for the close handshake.
-        ws.resume();
-        this.endWith(ws, successStatus());
-      },
-    });
-    const session: AttachSession = {
-      protocol, pod: pod.spec.name, containerID: process.containerID,
-      drop: () => ws.terminate(),
-      // Reading stops too, so not even WebSocket pings are answered.
-      stall: () => { stalled = true; socket.pause(); },
-      close: () => {
-        if (!stalled) ws.resume();
-        this.endWith(ws, successStatus());
-      },
-    };
-    this.sessions.add(session);
-    const idleTimer = idleMs > 0
-      ? setInterval(() => { if (Date.now() - lastActivity >= idleMs) ws.terminate(); }, Math.max(10, idleMs / 4))
-      : undefined;
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary || data.length === 0 || stalled) return;
-      const channel = data[0];
-      if (channel === STDIN && stdin) {
-        if (idleMs > 0) lastActivity = Date.now();
-        if (!process.writeStdin(data.subarray(1)) && !paused) {
-          // The process is not reading: read no more from the client until it has (TCP backpressure).
-          paused = true;
-          ws.pause();
-          process.stdinDrained(() => {
-            paused = false;
-            if (!stalled) ws.resume();
-          });
-        }
-      } else if (channel === CLOSE && protocol === 'v5.channel.k8s.io' && data[1] === STDIN) {
-        // stdinOnce: false: closing stdin ends the whole attach session, and stdin sees no EOF.
-        this.endWith(ws, successStatus());
-      }
-    });
-    ws.on('close', () => {
-      detach();
-      if (idleTimer) clearInterval(idleTimer);
-      this.sessions.delete(session);
-    });
-    ws.on('error', () => {});
-  }
-
-  private endWith(ws: WebSocket, status: KubeStatus): void {
-    if (ws.readyState !== ws.OPEN) return;
-    // The kubelet and the API server write the status channel with json.Marshal(status.Status()):
-    // no kind or apiVersion (`{"metadata":{},"status":"Success"}`), unlike an HTTP error body.
-    const { kind: _kind, apiVersion: _apiVersion, ...onTheWire } = status;
-    ws.send(Buffer.concat([Buffer.of(STATUS), Buffer.from(JSON.stringify(onTheWire))]));
-    ws.close(1000);
   }
 }
 
-/**
- * One unmasked, unfragmented binary WebSocket message (RFC 6455 §5.2) carrying `channel` then
- * `payload`: the exact bytes `ws.send(Buffer.concat([Buffer.of(channel), payload]))` puts on the
- * wire, built in one buffer and written with one `socket.write`. The emulator sits in the
- * benchmark's data path and shares the CPUs with the proxy it serves: this skips ws's per-send
- * work (the concat copy, a separate header buffer, cork/uncork and a two-buffer writev) for every
- * stdout frame. Writing to the socket directly keeps ws's framing order: with permessage-deflate
- * off (see the constructor) and no Blob sends, ws's own writes (status frames, close, pongs) go
- * out synchronously too, and stdout frames are only written while the socket is OPEN.
- */
-function binaryFrame(channel: number, payload: Buffer): Buffer {
-  const length = payload.length + 1;
-  // Stdout frames are at most STDOUT_FRAME_BYTES (32 KiB), but stay correct for any length.
-  const header = length <= 125 ? 2 : length <= 0xffff ? 4 : 10;
-  const frame = Buffer.allocUnsafe(header + length);
-  frame[0] = 0x82; // FIN + binary opcode
-  if (header === 2) {
-    frame[1] = length;
-  } else if (header === 4) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
-    frame.writeUInt32BE(length >>> 0, 6);
+/** One attach session: the WebSocket (server role) wired to the container's stdio. */
+class Session implements AttachSession {
+  readonly protocol: ChannelProtocol;
+  readonly pod: string;
+  readonly containerID: string;
+  private readonly ws: WebSocketConnection;
+  private readonly socket: Duplex;
+  private stalled = false;
+  private paused = false;
+  private lastActivity = Date.now();
+
+  constructor(
+    socket: Duplex, head: Buffer, protocol: ChannelProtocol, pod: EmulatedPod, process: ContainerProcess | undefined,
+    stdin: boolean, options: AttachEndpointOptions, ended: () => void,
+  ) {
+    this.socket = socket;
+    this.protocol = protocol;
+    this.pod = pod.spec.name;
+    this.containerID = process?.containerID ?? '';
+    const idleMs = protocol === 'v4.channel.k8s.io' ? options.v4IdleTimeoutMs : 0;
+    const detach = process?.attach({
+      stdout: (frame) => this.send(STDOUT, frame, idleMs > 0),
+      stderr: (frame) => this.send(STDERR, frame, idleMs > 0),
+      exited: () => {
+        if (this.stalled) return;
+        // A process that died with its stdin full never drains it: read again, for the close handshake.
+        socket.resume();
+        this.endWith(successStatus());
+      },
+    });
+    const idleTimer = idleMs > 0
+      ? setInterval(() => { if (Date.now() - this.lastActivity >= idleMs) this.drop(); }, Math.max(10, idleMs / 4))
+      : undefined;
+    this.ws = new WebSocketConnection(socket, head, protocol, {
+      message: (data, binary) => {
+        if (!binary || data.length === 0 || this.stalled || !process) return;
+        const channel = data[0];
+        if (channel === STDIN && stdin) {
+          if (idleMs > 0) this.lastActivity = Date.now();
+          if (!process.writeStdin(data.subarray(1)) && !this.paused) {
+            // The process is not reading: read no more from the client until it has (TCP backpressure).
+            this.paused = true;
+            socket.pause();
+            process.stdinDrained(() => {
+              this.paused = false;
+              if (!this.stalled) socket.resume();
+            });
+          }
+        } else if (channel === CLOSE && protocol === 'v5.channel.k8s.io' && data[1] === STDIN) {
+          // stdinOnce: false: closing stdin ends the whole attach session, and stdin gets nothing.
+          this.endWith(successStatus());
+        }
+      },
+      pong: () => {},
+      closed: () => {
+        detach?.();
+        if (idleTimer) clearInterval(idleTimer);
+        ended();
+      },
+    }, 'server');
   }
-  frame[header] = channel;
-  payload.copy(frame, header + 1);
-  return frame;
+
+  drop(): void {
+    this.ws.terminate();
+  }
+
+  /** Reading stops too, so not even WebSocket pings are answered. */
+  stall(): void {
+    this.stalled = true;
+    this.socket.pause();
+  }
+
+  close(): void {
+    if (!this.stalled) this.socket.resume();
+    this.endWith(successStatus());
+  }
+
+  /** Stdout or stderr, one message per frame the container's output came in. */
+  private send(channel: number, frame: Buffer, countsAsActivity: boolean): void {
+    if (countsAsActivity) this.lastActivity = Date.now();
+    if (!this.stalled) this.ws.sendBinary(frame.length + 1, (buffer, offset) => {
+      buffer[offset] = channel;
+      frame.copy(buffer, offset + 1);
+    });
+  }
+
+  endWith(status: KubeStatus): void {
+    if (!this.ws.isOpen) return;
+    // The kubelet and the API server write the status channel with json.Marshal(status.Status()):
+    // no kind or apiVersion (`{"metadata":{},"status":"Success"}`), unlike an HTTP error body.
+    const { kind: _kind, apiVersion: _apiVersion, ...onTheWire } = status;
+    const json = Buffer.from(JSON.stringify(onTheWire));
+    this.ws.sendBinary(json.length + 1, (buffer, offset) => {
+      buffer[offset] = STATUS;
+      json.copy(buffer, offset + 1);
+    });
+    this.ws.close(1000);
+  }
 }

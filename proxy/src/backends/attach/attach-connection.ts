@@ -1,9 +1,10 @@
 /**
  * One `pods/attach` WebSocket session: channel framing, stdin coalescing, the status channel.
  *
- * Written on `ws` with `KubeConfig.applyToHTTPSOptions` (the library still supplies the
- * credentials, TLS and in-cluster token handling) instead of the library's `Attach`, because
- * `Attach` and its `WebSocketHandler` cannot do what this backend needs:
+ * Written on our own WebSocket client (./websocket.ts) with `KubeConfig.applyToHTTPSOptions` (the
+ * library still supplies the credentials, TLS, proxy agent and in-cluster token handling) instead of
+ * the library's `Attach`, because `Attach` and its `WebSocketHandler` cannot do what this backend
+ * needs:
  * - `Attach` swallows the status channel (3): the `metav1.Status` is how an in-band Failure
  *   ("container mcp not found") is told apart from a normal end;
  * - `WebSocketHandler` always offers v5 first (which routes a real apiserver through its SPDY
@@ -13,8 +14,8 @@
  *   attach session (stdinOnce: false), and writes one message per chunk instead of per tick.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import WebSocket from 'ws';
 import { describeApiFailure, parseChannelStatus, type ApiFailure, type ApiRequest } from './kube-errors.ts';
+import { SubprotocolError, UpgradeRefusedError, openWebSocket, type WebSocketConnection, type WebSocketHandlers } from './websocket.ts';
 
 export type ChannelProtocol = 'v5.channel.k8s.io' | 'v4.channel.k8s.io';
 
@@ -66,7 +67,7 @@ export class AttachOpenError extends Error {
 
 export class AttachConnection {
   readonly protocol: ChannelProtocol;
-  private readonly ws: WebSocket;
+  private ws!: WebSocketConnection;
   private queue: string[] = [];
   private queuedBytes = 0;
   private flushScheduled = false;
@@ -74,8 +75,7 @@ export class AttachConnection {
   readonly closed: Promise<void>;
   private markClosed: () => void = () => {};
 
-  private constructor(ws: WebSocket, protocol: ChannelProtocol) {
-    this.ws = ws;
+  private constructor(protocol: ChannelProtocol) {
     this.protocol = protocol;
     this.closed = new Promise((resolve) => { this.markClosed = resolve; });
   }
@@ -86,49 +86,25 @@ export class AttachConnection {
     };
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new AttachOpenError({ message: 'the kubeconfig has no current cluster' }, false);
-    const options: WebSocket.ClientOptions & { headers?: Record<string, string> } = {};
+    const options: { headers?: Record<string, string> } = {};
     await kc.applyToHTTPSOptions(options);
     const query = new URLSearchParams({
       container: target.container, stdin: 'true', stdout: 'true', stderr: 'true', tty: 'false',
     });
-    const url = `${cluster.server.replace(/^http/, 'ws')}/api/v1/namespaces/${encodeURIComponent(target.namespace)}` +
+    const url = `${cluster.server}/api/v1/namespaces/${encodeURIComponent(target.namespace)}` +
       `/pods/${encodeURIComponent(target.pod)}/attach?${query}`;
-    const ws = new WebSocket(url, [target.protocol], {
-      ...options, perMessageDeflate: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-    });
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const fail = (error: AttachOpenError): void => {
-        if (settled) return;
-        settled = true;
-        reject(error);
-        ws.terminate();
-      };
-      ws.on('unexpected-response', (req, res) => {
+    const connection = new AttachConnection(target.protocol);
+    try {
+      connection.ws = await openWebSocket({ url, protocol: target.protocol, options, timeoutMs: HANDSHAKE_TIMEOUT_MS }, connection.handlers(handlers));
+    } catch (error) {
+      if (error instanceof UpgradeRefusedError) {
         // The body is the apiserver's `metav1.Status`: for a 403 it names the missing permission.
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => { if ((size += chunk.length) <= 65_536) chunks.push(chunk); });
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          const failure = describeApiFailure(request, undefined, res.statusCode, body);
-          fail(new AttachOpenError(failure, res.statusCode === 400 && /protocol/i.test(body)));
-          req.destroy();
-        });
-        res.on('error', () => {});
-      });
-      ws.on('error', (error) => {
-        // ws throws "Server sent no subprotocol" when the server ignores the offered one.
-        fail(new AttachOpenError(describeApiFailure(request, error), /subprotocol/i.test(error.message)));
-      });
-      ws.on('open', () => {
-        if (settled) return;
-        settled = true;
-        const connection = new AttachConnection(ws, target.protocol);
-        connection.wire(handlers);
-        resolve(connection);
-      });
-    });
+        const failure = describeApiFailure(request, undefined, error.statusCode, error.body);
+        throw new AttachOpenError(failure, error.statusCode === 400 && /protocol/i.test(error.body));
+      }
+      throw new AttachOpenError(describeApiFailure(request, error), error instanceof SubprotocolError);
+    }
+    return connection;
   }
 
   /**
@@ -136,7 +112,7 @@ export class AttachConnection {
    * must be whole (the apiserver passes only the first fragment of a fragmented one).
    */
   write(line: string): boolean {
-    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    if (!this.ws.isOpen) return false;
     this.queue.push(line);
     this.queuedBytes += line.length + 1;
     if (this.queuedBytes >= MAX_STDIN_MESSAGE_BYTES) this.flush();
@@ -159,13 +135,13 @@ export class AttachConnection {
 
   /** A WebSocket ping; the kubelet's stream server answers it (it does not count as stream activity). */
   ping(): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+    this.ws.ping();
   }
 
   /** A normal close (1000): the container's stdin gets nothing, the process lives on. */
   close(): void {
     this.flush();
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000);
+    this.ws.close(1000);
   }
 
   /** Drops the connection without a handshake: for a connection already presumed dead. */
@@ -183,33 +159,31 @@ export class AttachConnection {
   }
 
   private sendStdin(text: string): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
-    const size = Buffer.byteLength(text);
-    const message = Buffer.allocUnsafe(size + 1);
-    message[0] = STDIN;
-    message.write(text, 1, 'utf8');
-    this.ws.send(message, { binary: true });
+    this.ws.sendBinary(Buffer.byteLength(text) + 1, (buffer, offset) => {
+      buffer[offset] = STDIN;
+      buffer.write(text, offset + 1, 'utf8');
+    });
   }
 
-  private wire(handlers: AttachHandlers): void {
+  private handlers(handlers: AttachHandlers): WebSocketHandlers {
     let status: AttachEnd['status'];
-    let error: Error | undefined;
-    this.ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary || data.length === 0) return;
-      const channel = data[0];
-      if (channel === STDOUT) handlers.stdout(data.subarray(1));
-      else if (channel === STDERR) handlers.stderr(data.subarray(1));
-      else if (channel === STATUS) {
-        status = parseChannelStatus(data.subarray(1).toString('utf8')) ?? status;
-      }
-      // 255 (v5 close of one stream) needs no action: the session's close follows.
-    });
-    this.ws.on('pong', () => handlers.pong());
-    this.ws.on('error', (e) => { error = e; });
-    this.ws.on('close', (code) => {
-      this.queue = [];
-      this.markClosed();
-      handlers.closed({ code, ...(status ? { status } : {}), ...(error ? { error } : {}) });
-    });
+    return {
+      message: (data, binary) => {
+        if (!binary || data.length === 0) return;
+        const channel = data[0];
+        if (channel === STDOUT) handlers.stdout(data.subarray(1));
+        else if (channel === STDERR) handlers.stderr(data.subarray(1));
+        else if (channel === STATUS) {
+          status = parseChannelStatus(data.subarray(1).toString('utf8')) ?? status;
+        }
+        // 255 (v5 close of one stream) needs no action: the session's close follows.
+      },
+      pong: () => handlers.pong(),
+      closed: (code, error) => {
+        this.queue = [];
+        this.markClosed();
+        handlers.closed({ code, ...(status ? { status } : {}), ...(error ? { error } : {}) });
+      },
+    };
   }
 }
