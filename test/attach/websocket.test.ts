@@ -141,16 +141,14 @@ async function ourServer(): Promise<{ url: string; seen: Seen }> {
   return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`, seen };
 }
 
-/** A masked client frame (FIN as in `firstByte`), for writing below `ws`'s API. */
+/** `bytes` XORed with the 4-byte mask `key` (masking and unmasking alike), as a new buffer. */
+const xorMask = (bytes: Buffer, key: Buffer): Buffer => Buffer.from(bytes.map((b, i) => b ^ key[i % 4]!));
+
+/** A masked client frame (FIN as in `firstByte`, payload up to 65,535 bytes), for writing below `ws`'s API. */
 function clientFrame(firstByte: number, payload: Buffer): Buffer {
-  if (payload.length > 125) {
-    const key = randomBytes(4);
-    const length = Buffer.alloc(2);
-    length.writeUInt16BE(payload.length);
-    return Buffer.concat([Buffer.of(firstByte, 0x80 | 126), length, key, Buffer.from(payload.map((b, i) => b ^ key[i % 4]!))]);
-  }
   const key = randomBytes(4);
-  return Buffer.concat([Buffer.of(firstByte, 0x80 | payload.length), key, Buffer.from(payload.map((b, i) => b ^ key[i % 4]!))]);
+  const length = payload.length <= 125 ? Buffer.of(0x80 | payload.length) : Buffer.of(0x80 | 126, payload.length >> 8, payload.length & 0xff);
+  return Buffer.concat([Buffer.of(firstByte), length, key, xorMask(payload, key)]);
 }
 
 /** A raw TCP client that has completed the opening handshake with `url`. */
@@ -182,8 +180,8 @@ function clientCloseCode(bytes: Buffer): number | undefined {
     const length = bytes[offset + 1]! & 0x7f;
     if (length > 125) return undefined;
     const mask = bytes.subarray(offset + 2, offset + 6);
-    const payload = Buffer.from(bytes.subarray(offset + 6, offset + 6 + length)).map((b, i) => b ^ mask[i % 4]!);
-    if (opcode === 0x8) return payload.length >= 2 ? Buffer.from(payload).readUInt16BE(0) : undefined;
+    const payload = xorMask(bytes.subarray(offset + 6, offset + 6 + length), mask);
+    if (opcode === 0x8) return payload.length >= 2 ? payload.readUInt16BE(0) : undefined;
     offset += 6 + length;
   }
   return undefined;
@@ -396,7 +394,7 @@ describe('attach WebSocket client', () => {
     expect(fromClient[0]).toBe(0x8a);
     expect(fromClient[1]).toBe(0x80 | 5);
     const mask = fromClient.subarray(2, 6);
-    expect(Buffer.from(fromClient.subarray(6, 11).map((b, i) => b ^ mask[i % 4]!)).toString()).toBe('ping!');
+    expect(xorMask(fromClient.subarray(6, 11), mask).toString()).toBe('ping!');
   });
 
   test.each([

@@ -258,14 +258,6 @@ export class WebSocketConnection {
     this.handlers.closed(this.failure?.code ?? this.receivedCode ?? CLOSE_ABNORMAL, this.failure?.error);
   }
 
-  /** A protocol violation by the server: close with `code` and read nothing more. */
-  private fail(code: number, message: string): void {
-    this.failure ??= { code, error: new Error(`WebSocket protocol error: ${message}`) };
-    this.parts = [];
-    this.partBytes = 0;
-    this.sendClose(code);
-  }
-
   private receive(chunk: Buffer): void {
     if (this.failure || this.receivedCode !== undefined) return;
     if (this.partBytes > 0) {
@@ -395,8 +387,12 @@ export class WebSocketConnection {
     return true;
   }
 
+  /** The peer broke the protocol: close with `code` and read nothing more. 0 for `frameAt` to return. */
   private violation(code: number, message: string): 0 {
-    this.fail(code, message);
+    this.failure ??= { code, error: new Error(`WebSocket protocol error: ${message}`) };
+    this.parts = [];
+    this.partBytes = 0;
+    this.sendClose(code);
     return 0;
   }
 }
