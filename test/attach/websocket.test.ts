@@ -9,7 +9,7 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import {
-  CLOSE_ABNORMAL, MAX_MESSAGE_BYTES, SubprotocolError, UpgradeRefusedError, WebSocketConnection, acceptValue, openWebSocket,
+  CLOSE_ABNORMAL, CLOSE_TIMEOUT_MS, MAX_MESSAGE_BYTES, SubprotocolError, UpgradeRefusedError, WebSocketConnection, acceptValue, openWebSocket,
   type WebSocketHandlers,
 } from '../../proxy/src/backends/attach/websocket.ts';
 import { waitFor } from '../support/proxy-harness.ts';
@@ -54,9 +54,9 @@ function recorder(): { seen: Seen; handlers: WebSocketHandlers } {
   };
 }
 
-async function connect(url: string, timeoutMs = 5000): Promise<{ ws: WebSocketConnection; seen: Seen }> {
+async function connect(url: string, timeoutMs = 5000, closeTimeoutMs?: number): Promise<{ ws: WebSocketConnection; seen: Seen }> {
   const { seen, handlers } = recorder();
-  const ws = await openWebSocket({ url, protocol: PROTOCOL, timeoutMs }, handlers);
+  const ws = await openWebSocket({ url, protocol: PROTOCOL, timeoutMs, ...(closeTimeoutMs ? { closeTimeoutMs } : {}) }, handlers);
   cleanups.push(() => ws.terminate());
   return { ws, seen };
 }
@@ -241,6 +241,19 @@ describe('attach WebSocket client', () => {
     expect(seen.messages).toEqual([]);
   });
 
+  test('in the server role a text message that is not UTF-8 fails the connection with close 1007', async () => {
+    const { url, seen } = await ourServer();
+    const client = new WebSocket(url, [PROTOCOL]);
+    const closed = new Promise<number>((resolve) => client.on('close', resolve));
+    await new Promise((resolve, reject) => client.on('open', resolve).on('error', reject));
+    // ws does not check what it sends: a text frame whose bytes are not UTF-8.
+    client.send(Buffer.of(0x41, 0xff), { binary: false });
+    expect(await closed).toBe(1007);
+    await waitFor(() => seen.closed !== undefined, 5000, 'the server side closed');
+    expect(seen.closed?.error?.message).toMatch(/not UTF-8/);
+    expect(seen.messages).toEqual([]);
+  });
+
   test('in the server role it unmasks payloads at every alignment within one TCP chunk', async () => {
     const { url, seen } = await ourServer();
     const raw = await rawClient(url);
@@ -289,9 +302,14 @@ describe('attach WebSocket client', () => {
     server!.send(Buffer.from('second '), { binary: true, fin: false });
     server!.send(Buffer.from('last'), { binary: true, fin: true });
     server!.send('a text message');
-    await waitFor(() => seen.messages.length === 2 && pongs.length === 1, 5000, 'the messages and the pong');
+    // A text message whose fragments split a character: UTF-8 is judged on the whole message.
+    const euro = Buffer.from('costs 5 €');
+    server!.send(euro.subarray(0, euro.length - 1), { binary: false, fin: false });
+    server!.send(euro.subarray(euro.length - 1), { binary: false, fin: true });
+    await waitFor(() => seen.messages.length === 3 && pongs.length === 1, 5000, 'the messages and the pong');
     expect(seen.messages[0]).toEqual({ data: Buffer.from('first second last'), binary: true });
     expect(seen.messages[1]).toEqual({ data: Buffer.from('a text message'), binary: false });
+    expect(seen.messages[2]).toEqual({ data: euro, binary: false });
     expect(pongs).toEqual(['between fragments']);
     ws.ping();
     await waitFor(() => seen.pongs === 1, 2000, 'the pong to our ping');
@@ -329,6 +347,19 @@ describe('attach WebSocket client', () => {
     servers[1]!.terminate();
     await waitFor(() => second.seen.closed !== undefined, 5000, 'the drop');
     expect(second.seen.closed?.code).toBe(CLOSE_ABNORMAL);
+  });
+
+  test('a close the server never completes is dropped after the close timeout', async () => {
+    expect(CLOSE_TIMEOUT_MS).toBe(30_000);
+    // Completes the opening handshake, then neither answers the close nor ends the connection.
+    const raw = await rawServer(() => {});
+    const { ws, seen } = await connect(raw.url, 5000, 400);
+    const started = Date.now();
+    ws.close(1000);
+    await waitFor(() => clientCloseCode(Buffer.concat(raw.received)) === 1000, 2000, 'the close frame');
+    await waitFor(() => seen.closed !== undefined, 5000, 'the drop');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+    expect(seen.closed).toEqual({ code: CLOSE_ABNORMAL });
   });
 
   test('a refused upgrade gives its status and body', async () => {
@@ -406,6 +437,9 @@ describe('attach WebSocket client', () => {
     { name: 'a new message inside a fragmented one', frame: Buffer.of(0x02, 0x01, 0x41, 0x82, 0x01, 0x42), code: 1002, message: /inside a fragmented/ },
     { name: 'an unknown opcode', frame: Buffer.of(0x83, 0x00), code: 1002, message: /opcode 3/ },
     { name: 'a close code that may not be sent', frame: serverFrame(0x88, Buffer.of(0x03, 0xed)), code: 1002, message: /close code 1005/ },
+    { name: 'a text message that is not UTF-8', frame: serverFrame(0x81, Buffer.of(0x41, 0xc3, 0x28)), code: 1007, message: /text message that is not UTF-8/ },
+    { name: 'a fragmented text message that is not UTF-8', frame: Buffer.concat([serverFrame(0x01, Buffer.of(0xe2, 0x82)), serverFrame(0x80, Buffer.of(0x28))]), code: 1007, message: /text message that is not UTF-8/ },
+    { name: 'a close reason that is not UTF-8', frame: serverFrame(0x88, Buffer.of(0x03, 0xe8, 0xff)), code: 1007, message: /close reason/ },
     { name: 'a message over the size limit', frame: serverFrame(0x82, Buffer.alloc(0), Buffer.from([127, 0, 0, 0, 0, 0x02, 0, 0, 0])), code: 1009, message: /more than/ },
   ])('$name fails the connection with close $code', async ({ frame, code, message }) => {
     const raw = await rawServer((socket) => socket.write(frame));

@@ -1,8 +1,8 @@
 /**
  * RFC 6455 as an attach session uses it: the client handshake on Node's `http`/`https`, then
  * frames on the upgraded socket. One offered subprotocol, no extensions, binary and text messages
- * (fragmented ones reassembled; text is not checked for UTF-8, attach uses binary only), ping, pong
- * and the close handshake. The proxy is the client; the server role is what the API emulator in
+ * (fragmented ones reassembled; text, and a close frame's reason, must be UTF-8), ping, pong and
+ * the close handshake. The proxy is the client; the server role is what the API emulator in
  * the tests serves attach with.
  *
  * Why not `ws`: on the attach path every request passes through the WebSocket twice, and the proxy's
@@ -17,6 +17,7 @@
  * client certificate, the agent for an HTTP or SOCKS proxy), exactly as the library passes them to
  * `ws`.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
@@ -27,8 +28,8 @@ const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 export const MAX_MESSAGE_BYTES = 32 * 1024 * 1024 - 1;
 /** How much of a refused upgrade's body is kept (a `metav1.Status` is far smaller). */
 const MAX_REFUSAL_BODY_BYTES = 65_536;
-/** After a close frame is sent, how long the server has to close the TCP connection. */
-const CLOSE_TIMEOUT_MS = 30_000;
+/** After a close frame is sent, how long the peer has to end the TCP connection (by default). */
+export const CLOSE_TIMEOUT_MS = 30_000;
 
 const OP_CONTINUATION = 0x0;
 const OP_TEXT = 0x1;
@@ -42,6 +43,7 @@ export const CLOSE_ABNORMAL = 1006;
 /** Close code reported for a close frame that carried none. */
 export const CLOSE_NO_STATUS = 1005;
 const CLOSE_PROTOCOL_ERROR = 1002;
+const CLOSE_INVALID_DATA = 1007;
 const CLOSE_TOO_BIG = 1009;
 
 export interface WebSocketHandlers {
@@ -59,6 +61,8 @@ export interface WebSocketRequest {
   /** Passed to `http.request`/`https.request`: headers, agent, ca, cert, key, rejectUnauthorized, auth, ... */
   readonly options?: https.RequestOptions;
   readonly timeoutMs: number;
+  /** After our close frame, how long the server has to end the connection before it is dropped. */
+  readonly closeTimeoutMs?: number;
 }
 
 /** The server answered the upgrade with something other than 101. */
@@ -136,7 +140,7 @@ export function openWebSocket(request: WebSocketRequest, handlers: WebSocketHand
       }
       settled = true;
       clearTimeout(timer);
-      resolve(new WebSocketConnection(socket, head, request.protocol, handlers));
+      resolve(new WebSocketConnection(socket, head, request.protocol, handlers, 'client', request.closeTimeoutMs));
     });
     req.end();
   });
@@ -161,6 +165,7 @@ export class WebSocketConnection {
   private readonly handlers: WebSocketHandlers;
   /** Client: frames sent are masked, frames received must not be. Server: the reverse. */
   private readonly client: boolean;
+  private readonly closeTimeoutMs: number;
   private state: State = 'open';
   private closeSent = false;
   private receivedCode: number | undefined;
@@ -175,11 +180,15 @@ export class WebSocketConnection {
   private fragmentsBytes = 0;
   private fragmentsBinary = false;
 
-  constructor(socket: Duplex, head: Buffer, protocol: string, handlers: WebSocketHandlers, role: WebSocketRole = 'client') {
+  constructor(
+    socket: Duplex, head: Buffer, protocol: string, handlers: WebSocketHandlers, role: WebSocketRole = 'client',
+    closeTimeoutMs = CLOSE_TIMEOUT_MS,
+  ) {
     this.socket = socket;
     this.protocol = protocol;
     this.handlers = handlers;
     this.client = role === 'client';
+    this.closeTimeoutMs = closeTimeoutMs;
     const tcp = socket as Duplex & { setNoDelay?(noDelay: boolean): void; setTimeout?(ms: number): void };
     tcp.setNoDelay?.(true);
     tcp.setTimeout?.(0);
@@ -219,7 +228,7 @@ export class WebSocketConnection {
     if (this.state === 'open') this.socket.write(frame(OP_PING, 0, () => {}, this.client));
   }
 
-  /** Starts the close handshake; the TCP connection ends once the server answers (or after 30 s). */
+  /** Starts the close handshake; the TCP connection ends once the peer answers (or is dropped after the close timeout, 30 s by default). */
   close(code = 1000): void {
     if (this.state === 'closed') return;
     this.sendClose(code);
@@ -244,7 +253,7 @@ export class WebSocketConnection {
     }
     if (this.receivedCode !== undefined || this.failure) this.socket.end();
     if (!this.closeTimer) {
-      this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS);
+      this.closeTimer = setTimeout(() => this.socket.destroy(), this.closeTimeoutMs);
       this.closeTimer.unref();
     }
   }
@@ -338,7 +347,7 @@ export class WebSocketConnection {
     switch (opcode) {
       case OP_BINARY:
       case OP_TEXT:
-        if (fin) this.handlers.message(payload, opcode === OP_BINARY);
+        if (fin) this.deliver(payload, opcode === OP_BINARY);
         else {
           this.fragments = [payload];
           this.fragmentsBytes = length;
@@ -354,7 +363,7 @@ export class WebSocketConnection {
           const message = Buffer.concat(fragments, this.fragmentsBytes);
           this.fragments = undefined;
           this.fragmentsBytes = 0;
-          this.handlers.message(message, this.fragmentsBinary);
+          this.deliver(message, this.fragmentsBinary);
         }
         break;
       }
@@ -367,7 +376,13 @@ export class WebSocketConnection {
       case OP_CLOSE:
         return this.closeReceived(payload) ? header + length : 0;
     }
-    return header + length;
+    return this.failure ? 0 : header + length;
+  }
+
+  /** A whole message to the handler; text that is not UTF-8 fails the connection (RFC 6455 §8.1). */
+  private deliver(message: Buffer, binary: boolean): void {
+    if (binary || isUtf8(message)) this.handlers.message(message, binary);
+    else this.violation(CLOSE_INVALID_DATA, 'a text message that is not UTF-8');
   }
 
   /** Returns false when the close frame itself was invalid. */
@@ -379,6 +394,10 @@ export class WebSocketConnection {
     const code = payload.length >= 2 ? payload.readUInt16BE(0) : CLOSE_NO_STATUS;
     if (payload.length >= 2 && !validCloseCode(code)) {
       this.violation(CLOSE_PROTOCOL_ERROR, `invalid close code ${code}`);
+      return false;
+    }
+    if (payload.length > 2 && !isUtf8(payload.subarray(2))) {
+      this.violation(CLOSE_INVALID_DATA, 'a close reason that is not UTF-8');
       return false;
     }
     this.receivedCode = code;
