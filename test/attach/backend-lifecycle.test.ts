@@ -67,7 +67,7 @@ async function expectOldNewsIgnored(h: BackendHarness, catchUp: () => void): Pro
  * and checks that the re-attach, which the watch would place on the old container, is to the new
  * process. Returns where its statuses start and the function that lets the watch catch up.
  */
-async function restartWhileWatchLags(h: BackendHarness): Promise<{ before: number; catchUp: () => void }> {
+async function restartWhileWatchLags(h: BackendHarness): Promise<{ before: number; catchUp: (count?: number) => void }> {
   const before = h.statuses.length;
   const catchUp = env.kube!.faults.holdWatches();
   await env.kube!.faults.killContainer();
@@ -156,6 +156,36 @@ describe('attach backend lifecycle', () => {
     expect(env.kube!.initializeCount()).toBe(2);
     // AND when the watch catches up with what happened, its old news changes nothing
     await expectOldNewsIgnored(h, catchUp);
+    expect(env.kube!.initializeCount()).toBe(2);
+  });
+
+  test('a pod that cannot be read while the watch lags is judged by the watch, and the backend still ends on the live process', async () => {
+    const h = await setUp();
+    await h.start();
+    // GIVEN a pod replaced under its name while the watch lags, its new process attached and initialized
+    const catchUp = env.kube!.faults.holdWatches();
+    let before = h.statuses.length;
+    await env.kube!.faults.replacePod();
+    await h.waitForStatus(isNewProcessUp, before);
+    await h.initialize();
+    before = h.statuses.length;
+    // WHEN the pod can no longer be read and the watch brings only its oldest held event
+    env.kube!.faults.forbid('get', 'pods');
+    catchUp(1);
+    // THEN the backend says it goes by the watch, and why it could not read the pod
+    await waitFor(() => h.logsMatching(/^could not read the pod; going by the pod watch, which may be behind$/).length > 0, 5_000, 'the warning');
+    expect(h.logsMatching(/^could not read the pod/)[0]!.error).toMatch(/^403 Forbidden: missing permission get pods "everything-0" in namespace "mcp-servers": /);
+    // AND the watch, which shows the pod deleted, decides: the one loss a lagging watch and a failed
+    // read together can cost (the attached process lives on)
+    const down = await h.waitForStatus(isDown, before);
+    expect(down.reason).toMatch(/^pod everything-0 was deleted/);
+    // AND once the pod can be read and the watch has caught up, the backend is attached to the
+    // same, initialized process
+    env.kube!.faults.allow('get', 'pods');
+    catchUp();
+    const up = await h.waitForStatus(isUp, before);
+    expect(up.newProcess).toBe(false);
+    expect((await h.echo('after the double fault')).result).toMatchObject({ content: [{ text: 'Echo: after the double fault' }] });
     expect(env.kube!.initializeCount()).toBe(2);
   });
 

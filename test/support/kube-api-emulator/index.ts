@@ -18,7 +18,7 @@
  *   kube.faults.setProtocols(['v4']);                     // a server without v5.channel.k8s.io
  *   kube.faults.setToken('new-token');                    // a rotated token: only the new one is accepted
  *   kube.faults.endWatches();                             // every watch ends, as at the apiserver's watch timeout
- *   const catchUp = kube.faults.holdWatches();            // watches lag (GET stays current) until catchUp()
+ *   const catchUp = kube.faults.holdWatches();            // watches lag (GET stays current) until catchUp() (catchUp(n): the n oldest events)
  *   kube.faults.churn(1_100);                             // the rest of the cluster moves the watch window on
  *   kube.initializeCount();                               // `initialize` requests that reached the process's stdin
  *   await kube.stop();
@@ -141,9 +141,10 @@ export interface KubeApiEmulator {
     endWatches(): number;
     /**
      * Watches fall behind: their events (open watches' and new ones') wait until the returned
-     * function sends them, in order, while GET and LIST answer with the current state.
+     * function sends them, in order, while GET and LIST answer with the current state. Called with
+     * a count, it sends that many of the oldest held events and the watches stay behind.
      */
-    holdWatches(): () => void;
+    holdWatches(): (count?: number) => void;
     /**
      * Pods elsewhere in the cluster change `events` times; past the watch window (1,000 events) a
      * watch from a resourceVersion older than that gets 410 Gone, as on a busy cluster.
@@ -267,8 +268,12 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
       holdWatches: () => {
         const held: (() => void)[] = ctx.heldWatchEvents ?? [];
         ctx.heldWatchEvents = held;
-        return () => {
+        return (count) => {
           if (ctx.heldWatchEvents !== held) return;
+          if (count !== undefined) {
+            for (const send of held.splice(0, count)) send();
+            return;
+          }
           ctx.heldWatchEvents = undefined;
           for (const send of held) send();
         };

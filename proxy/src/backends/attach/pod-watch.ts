@@ -79,10 +79,16 @@ export class PodWatch {
   /**
    * The matching pods as the apiserver has them now, with the same GET or LIST the watch starts
    * from (so no permission beyond the watch's): a watch can lag behind, a read without
-   * resourceVersion cannot. Rejects when the read fails.
+   * resourceVersion cannot. Rejects when the read fails, with an Error whose message says why in
+   * one line (for a 403, the missing permission).
    */
   async read(): Promise<PodView[]> {
-    const result = await this.list();
+    let result: V1PodList;
+    try {
+      result = await this.list();
+    } catch (error) {
+      throw new Error(describeApiFailure(this.request(true), error).message, { cause: error });
+    }
     return result.items.map((pod) => viewPod(pod, this.target.container));
   }
 
@@ -100,7 +106,11 @@ export class PodWatch {
 
   /** Which call failed: GET/LIST throw an ApiException (`code`), the watch an Error with `statusCode`. */
   private requestOf(error: unknown): ApiRequest {
-    const initial = typeof (error as { code?: unknown })?.code === 'number';
+    return this.request(typeof (error as { code?: unknown })?.code === 'number');
+  }
+
+  /** The GET or LIST (`initial`), or the watch, as the authorizer sees it. */
+  private request(initial: boolean): ApiRequest {
     const verb = initial ? (this.target.pod ? 'get' : 'list') : 'watch';
     if (!this.target.pod) return { verb, resource: 'pods', namespace: this.target.namespace, note: `labelSelector=${this.target.labelSelector ?? ''}` };
     return verb === 'get'
