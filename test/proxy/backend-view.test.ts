@@ -4,7 +4,7 @@
  * cancellations for timed-out and abandoned requests, exact routing of a server request that
  * carries its caller's progress token, and a refusal (never a guess) for one that could be anyone's.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { CreateMessageRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CANCEL_GRACE_MS } from '../../proxy/src/mux/server-requests.ts';
 import type { BackendFixture } from '../support/backends.ts';
-import { connectClient, MCP_HEADERS, raw, rawPost, rawSession, samplingClients, startTestProxy, textOf, waitFor, type TestProxy } from '../support/proxy-harness.ts';
+import { connectClient, MCP_HEADERS, raw, rawPost, rawSession, samplingClients, startTestProxy, textOf, waitFor, useTestProxy } from '../support/proxy-harness.ts';
 
 const RECORDER = fileURLToPath(new URL('../support/recording-server.ts', import.meta.url));
 
@@ -25,14 +25,7 @@ describe('what reaches the backend', () => {
       return { config: { type: 'spawn', command: process.execPath, args: [RECORDER, log] }, crash: async () => {}, stop: async () => {} };
     },
   };
-  let proxy: TestProxy;
-
-  beforeAll(async () => {
-    proxy = await startTestProxy(recorder, { limits: { requestTimeoutMs: 300 } });
-  });
-  afterAll(async () => {
-    await proxy?.close();
-  });
+  const proxy = useTestProxy(recorder, { limits: { requestTimeoutMs: 300 } });
 
   it('sees one handshake for many clients, and none of their pings or initialized notifications', async () => {
     // The proxy's own handshake is done before any client comes (startTestProxy waits for ready; on
@@ -118,13 +111,7 @@ describe('what reaches the backend', () => {
   });
 
   describe('with a request timeout longer than each step', () => {
-    let patient: TestProxy;
-    beforeAll(async () => {
-      patient = await startTestProxy(recorder, { limits: { requestTimeoutMs: 10_000 } });
-    });
-    afterAll(async () => {
-      await patient?.close();
-    });
+    const patient = useTestProxy(recorder, { limits: { requestTimeoutMs: 10_000 } });
 
     it('never guesses: without a hint, a server request is refused while two able sessions have requests in flight, and delivered when one has', async () => {
       const { a, b, asked } = await samplingClients(patient);

@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnBackend } from '../support/backends.ts';
-import { MCP_HEADERS, raw, rawPost, rawSession, sseReader, startTestProxy, type TestProxy } from '../support/proxy-harness.ts';
+import { MCP_HEADERS, raw, rawPost, rawSession, sseReader, startTestProxy, useTestProxy, type TestProxy } from '../support/proxy-harness.ts';
 
 describe('bad input', () => {
   let proxy: TestProxy;
@@ -219,13 +219,7 @@ describe('bad input', () => {
 });
 
 describe('bad input at the default body limit', () => {
-  let proxy: TestProxy;
-  beforeAll(async () => {
-    proxy = await startTestProxy(spawnBackend);
-  });
-  afterAll(async () => {
-    await proxy?.close();
-  });
+  const proxy = useTestProxy(spawnBackend);
 
   it('refuses a request that would grow past the stdio line limit once serialized again, and the server lives on', async () => {
     // 4 MB of `9e20` is 17 MB once written again (`900000000000000000000`): over the 10 MiB line

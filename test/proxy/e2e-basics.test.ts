@@ -5,16 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { backends } from '../support/backends.ts';
-import { connectClient, rawPost, rawSession, startTestProxy, textOf, type TestProxy } from '../support/proxy-harness.ts';
+import { connectClient, rawPost, rawSession, textOf, useTestProxy } from '../support/proxy-harness.ts';
 
 describe.each(backends)('proxy over the $name backend', (fixture) => {
-  let proxy: TestProxy;
-  beforeAll(async () => {
-    proxy = await startTestProxy(fixture);
-  });
-  afterAll(async () => {
-    await proxy?.close();
-  });
+  const proxy = useTestProxy(fixture);
 
   describe.each(['streamable-http', 'sse'] as const)('with the SDK %s client', (transport) => {
     let client: Client;

@@ -3,18 +3,12 @@
  * cause at once (no hang), readiness goes false, the backend comes back (re-initialized) and the
  * same client sessions work again without reconnecting.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { backends } from '../support/backends.ts';
-import { raw, rawPost, rawSession, startTestProxy, waitFor, type TestProxy } from '../support/proxy-harness.ts';
+import { raw, rawPost, rawSession, waitFor, useTestProxy } from '../support/proxy-harness.ts';
 
 describe.each(backends)('server crash under the $name backend', (fixture) => {
-  let proxy: TestProxy;
-  beforeAll(async () => {
-    proxy = await startTestProxy(fixture, { limits: { backendWaitMs: 15_000 } });
-  });
-  afterAll(async () => {
-    await proxy?.close();
-  });
+  const proxy = useTestProxy(fixture, { limits: { backendWaitMs: 15_000 } });
 
   it('fails every request in flight with the cause, then serves the same sessions again', async () => {
     const sessions = await Promise.all(Array.from({ length: 10 }, () => rawSession(proxy.mcpUrl)));

@@ -9,7 +9,7 @@ import {
   ResourceUpdatedNotificationSchema, type Progress,
 } from '@modelcontextprotocol/sdk/types.js';
 import { backends } from '../support/backends.ts';
-import { connectClient, raw, rawPost, rawSession, sseMessages, sseReader, startTestProxy, textOf, waitFor, MCP_HEADERS, type TestProxy } from '../support/proxy-harness.ts';
+import { connectClient, raw, rawPost, rawSession, sseMessages, sseReader, startTestProxy, textOf, waitFor, MCP_HEADERS, useTestProxy, type TestProxy } from '../support/proxy-harness.ts';
 
 const sampleAnswer = (text: string) => async () => ({ model: 'test-model', role: 'assistant' as const, content: { type: 'text' as const, text } });
 
@@ -304,13 +304,7 @@ describe.each(backends)('proxy streams over the $name backend', (fixture) => {
 });
 
 describe.each(backends)('request timeout over the $name backend', (fixture) => {
-  let proxy: TestProxy;
-  beforeAll(async () => {
-    proxy = await startTestProxy(fixture, { limits: { requestTimeoutMs: 400 } });
-  });
-  afterAll(async () => {
-    await proxy?.close();
-  });
+  const proxy = useTestProxy(fixture, { limits: { requestTimeoutMs: 400 } });
 
   it('answers a request the backend does not answer in time with a timeout error', async () => {
     const session = await rawSession(proxy.mcpUrl);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { spawnBackend } from '../support/backends.ts';
-import { freePort, raw, rawPost, rawSession, startTestProxy, waitFor, type TestProxy } from '../support/proxy-harness.ts';
+import { freePort, raw, rawPost, rawSession, startTestProxy, waitFor, useTestProxy, type TestProxy } from '../support/proxy-harness.ts';
 
 const call = (name: string, id: number | string = 1, meta?: Record<string, unknown>) => ({
   jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { message: 'm' }, ...(meta ? { _meta: meta } : {}) },
@@ -28,13 +28,7 @@ function prometheusName(name: string, unit: string, kind: 'counter' | 'gauge' | 
 }
 
 describe('Prometheus metrics', () => {
-  let proxy: TestProxy;
-  beforeAll(async () => {
-    proxy = await startTestProxy(spawnBackend, { listen: { metricsPort: await freePort() } });
-  });
-  afterAll(async () => {
-    await proxy?.close();
-  });
+  const proxy = useTestProxy(spawnBackend, async () => ({ listen: { metricsPort: await freePort() } }));
 
   it('counts requests by method, status and transport, and tool calls by announced tool', async () => {
     const session = await rawSession(proxy.mcpUrl);

@@ -1,6 +1,7 @@
 /**
  * Starting the proxy and connecting real MCP SDK clients to it, for the end-to-end suites.
  */
+import { afterAll, beforeAll } from '@jest/globals';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -47,6 +48,24 @@ export async function startTestProxy(fixture: BackendFixture, overrides: ConfigO
       await backend.stop();
     },
   };
+}
+
+/**
+ * A test proxy for the enclosing `describe`: started before its tests (the overrides may be
+ * computed then), closed after them. The object returned stands for it once started: use it in
+ * tests and hooks, not while the suite is being declared.
+ */
+export function useTestProxy(fixture: BackendFixture, overrides: ConfigOverrides | (() => Promise<ConfigOverrides>) = {}): TestProxy {
+  const handle = {} as TestProxy;
+  let started: TestProxy | undefined;
+  beforeAll(async () => {
+    started = await startTestProxy(fixture, typeof overrides === 'function' ? await overrides() : overrides);
+    Object.assign(handle, started);
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  return handle;
 }
 
 /** A TCP port free at the time of the call (for listeners that treat 0 as "off"). */
