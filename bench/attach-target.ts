@@ -37,7 +37,10 @@ export const attachTarget: TargetSpec = {
     const node = process.execPath;
     const infoFile = path.join(context.workDir, 'kube-api-emulator.json');
     fs.rmSync(infoFile, { force: true });
-    const emulator = spawnTarget(node, ['--import', LOOPBACK_ONLY, EMULATOR_CLI, '--info', infoFile], {
+    // With the proxy's V8 flags (one GC thread, a larger young generation): with V8's default
+    // parallel scavenger every young collection of the emulator woke GC threads that preempted the
+    // proxy on the other core (docs/attach.md, "Our own processes' GC threads").
+    const emulator = spawnTarget(node, [...PROXY_NODE_FLAGS, '--import', LOOPBACK_ONLY, EMULATOR_CLI, '--info', infoFile], {
       logFile: path.join(context.workDir, 'kube-api-emulator.log'),
     });
     await waitUntil('kube-api-emulator', emulator, async () => fs.existsSync(infoFile) && fs.readFileSync(infoFile, 'utf8').endsWith('\n'));

@@ -100,7 +100,8 @@ export const TARGETS: readonly TargetSpec[] = [
     peer: false,
     unavailable: () => proxyBuildProblem(),
     start: (context) => httpTarget('proxy-relay', context, (port) => ({
-      args: [...PROXY_NODE_FLAGS, PROXY_CLI, '--host', '127.0.0.1', '--port', String(port), '--metrics-port', '0', '--', node, STDIO_RELAY, node, ...serverStdio],
+      // The relay runs with the proxy's V8 flags, as the attach target's emulator does.
+      args: [...PROXY_NODE_FLAGS, PROXY_CLI, '--host', '127.0.0.1', '--port', String(port), '--metrics-port', '0', '--', node, ...PROXY_NODE_FLAGS, STDIO_RELAY, node, ...serverStdio],
     })),
   },
   {
