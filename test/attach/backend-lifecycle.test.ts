@@ -67,7 +67,7 @@ async function expectOldNewsIgnored(h: BackendHarness, catchUp: () => void): Pro
  * and checks that the re-attach, which the watch would place on the old container, is to the new
  * process. Returns where its statuses start and the function that lets the watch catch up.
  */
-async function restartWhileWatchLags(h: BackendHarness): Promise<{ before: number; catchUp: (count?: number) => void }> {
+async function restartWhileWatchLags(h: BackendHarness): Promise<{ before: number; catchUp: () => void }> {
   const before = h.statuses.length;
   const catchUp = env.kube!.faults.holdWatches();
   await env.kube!.faults.killContainer();

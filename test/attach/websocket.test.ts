@@ -350,16 +350,21 @@ describe('attach WebSocket client', () => {
   });
 
   test('a close the server never completes is dropped after the close timeout', async () => {
-    expect(CLOSE_TIMEOUT_MS).toBe(30_000);
     // Completes the opening handshake, then neither answers the close nor ends the connection.
     const raw = await rawServer(() => {});
     const { ws, seen } = await connect(raw.url, 5000, 400);
+    // Without the option, the default (30 s) applies: still waiting well after 400 ms.
+    const patient = await connect(raw.url);
     const started = Date.now();
     ws.close(1000);
+    patient.ws.close(1000);
     await waitFor(() => clientCloseCode(Buffer.concat(raw.received)) === 1000, 2000, 'the close frame');
     await waitFor(() => seen.closed !== undefined, 5000, 'the drop');
     expect(Date.now() - started).toBeGreaterThanOrEqual(390);
     expect(seen.closed).toEqual({ code: CLOSE_ABNORMAL });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(patient.seen.closed).toBeUndefined();
+    expect(CLOSE_TIMEOUT_MS).toBe(30_000);
   });
 
   test('a refused upgrade gives its status and body', async () => {
