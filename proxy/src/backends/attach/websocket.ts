@@ -376,7 +376,7 @@ export class WebSocketConnection {
       case OP_CLOSE:
         return this.closeReceived(payload) ? header + length : 0;
     }
-    return this.failure ? 0 : header + length;
+    return header + length;
   }
 
   /** A whole message to the handler; text that is not UTF-8 fails the connection (RFC 6455 §8.1). */
